@@ -43,14 +43,19 @@ type Target struct {
 
 // Result is what a command produced.
 type Result struct {
-	// ExitCode is the remote exit status; -1 when the process died of a signal.
+	// ExitCode is the remote exit status; -1 when the process died of a signal
+	// or did not finish.
 	ExitCode int
+	// Signal is the name of the signal that killed the remote process, as
+	// sshd reports it without the "SIG" prefix (e.g. "KILL"), or "".
+	Signal string
 	// Stdout is the tail of the standard output, capped (64 KiB by default).
 	Stdout []byte
 	// Stderr is the tail of the standard error, capped (64 KiB by default).
 	Stderr []byte
 	// Truncated is true when Stdout or Stderr lost their head to the cap.
 	Truncated bool
-	// Duration is the wall time of the command, from session open to exit.
+	// Duration is the wall time of the command, from session open to exit
+	// (or to when it was abandoned on timeout).
 	Duration time.Duration
 }
