@@ -60,6 +60,8 @@ const (
 	ReasonHostKeyUnknown = "HostKeyUnknown"
 	// ReasonHostKeyMismatch means a host presented a key other than the known one.
 	ReasonHostKeyMismatch = "HostKeyMismatch"
+	// ReasonHostKeyRevoked means a host presented a key marked @revoked in known_hosts.
+	ReasonHostKeyRevoked = "HostKeyRevoked"
 	// ReasonAuthFailed means the host refused the client key.
 	ReasonAuthFailed = "AuthFailed"
 	// ReasonUnreachable means the host could not be reached.

@@ -45,8 +45,8 @@ const (
 )
 
 // VOBoxInterventionSpec is the desired state of an intervention.
-// +kubebuilder:validation:XValidation:rule="!has(self.maintenance) || !has(self.maintenance.runOn) || self.hosts.exists(h, h.name == self.maintenance.runOn)",message="spec.maintenance.runOn must name a host listed in spec.hosts"
-// +kubebuilder:validation:XValidation:rule="!has(self.database) || !has(self.database.innodbLog) || !has(self.database.innodbLog.hosts) || self.database.innodbLog.hosts.all(n, self.hosts.exists(h, h.name == n && 'Database' in h.roles))",message="spec.database.innodbLog.hosts must name hosts of spec.hosts with the Database role"
+// +kubebuilder:validation:XValidation:rule="!has(self.maintenance) || !has(self.maintenance.runOn) || self.hosts.exists(h, h.name == self.maintenance.runOn)",message="spec.maintenance.runOn must name a host listed in spec.hosts",fieldPath=".maintenance.runOn"
+// +kubebuilder:validation:XValidation:rule="!has(self.database) || !has(self.database.innodbLog) || !has(self.database.innodbLog.hosts) || self.database.innodbLog.hosts.all(n, self.hosts.exists(h, h.name == n && 'Database' in h.roles))",message="spec.database.innodbLog.hosts must name hosts of spec.hosts with the Database role",fieldPath=".database.innodbLog.hosts"
 type VOBoxInterventionSpec struct {
 	// State is the desired state of every listed host: Down or Up.
 	// +required
@@ -82,7 +82,7 @@ type VOBoxInterventionSpec struct {
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=256
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="spec.hosts is immutable: create a new intervention for a different set of hosts"
-	// +kubebuilder:validation:XValidation:rule="self.all(h, self.exists_one(o, (has(o.address) ? o.address : o.name) == (has(h.address) ? h.address : h.name)))",message="spec.hosts[].address must be unique (an unset address defaults to the host name)"
+	// +kubebuilder:validation:XValidation:rule="self.map(h, has(h.address) ? h.address : h.name).distinct().size() == self.size()",message="spec.hosts[].address must be unique (an unset address defaults to the host name)"
 	Hosts []HostSpec `json:"hosts"`
 
 	// Maintenance is how hosts are put in and out of maintenance.
@@ -134,7 +134,7 @@ type SSHSpec struct {
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
 	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s') && duration(self) <= duration('10m')",message="spec.ssh.connectTimeout must be more than 0s and at most 10m"
-	ConnectTimeout metav1.Duration `json:"connectTimeout,omitempty"`
+	ConnectTimeout metav1.Duration `json:"connectTimeout,omitzero"`
 }
 
 // SecretReference names a Secret in the intervention's namespace.
@@ -288,7 +288,7 @@ type ChecksSpec struct {
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
 	// +kubebuilder:validation:XValidation:rule="duration(self) <= duration('24h')",message="spec.checks.settleDelay must be at most 24h"
-	SettleDelay metav1.Duration `json:"settleDelay,omitempty"`
+	SettleDelay metav1.Duration `json:"settleDelay,omitzero"`
 
 	// ComponentUptime is how long a started component must stay up to pass.
 	// +optional
@@ -296,7 +296,7 @@ type ChecksSpec struct {
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
 	// +kubebuilder:validation:XValidation:rule="duration(self) <= duration('1h')",message="spec.checks.componentUptime must be at most 1h"
-	ComponentUptime metav1.Duration `json:"componentUptime,omitempty"`
+	ComponentUptime metav1.Duration `json:"componentUptime,omitzero"`
 
 	// ErrorPatterns are substrings that, found in a component's log/current
 	// lines written since it started, fail its check.
@@ -328,7 +328,7 @@ type StrategySpec struct {
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1s') && duration(self) <= duration('24h')",message="spec.strategy.stepTimeout must be between 1s and 24h"
-	StepTimeout metav1.Duration `json:"stepTimeout,omitempty"`
+	StepTimeout metav1.Duration `json:"stepTimeout,omitzero"`
 
 	// StopTimeout is how long a component may take to stop before it is killed.
 	// +optional
@@ -336,7 +336,7 @@ type StrategySpec struct {
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
 	// +kubebuilder:validation:XValidation:rule="duration(self) <= duration('24h')",message="spec.strategy.stopTimeout must be at most 24h"
-	StopTimeout metav1.Duration `json:"stopTimeout,omitempty"`
+	StopTimeout metav1.Duration `json:"stopTimeout,omitzero"`
 }
 
 // Phase is a one-word display summary of an intervention. Conditions, not

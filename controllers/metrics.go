@@ -1,0 +1,125 @@
+package controllers
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
+
+	diracv1 "github.com/vobox-operator/vobox-operator/api/v1alpha1"
+)
+
+// Metrics are the controller's Prometheus metrics. A nil *Metrics records
+// nothing, so tests need not register any.
+type Metrics struct {
+	stepDuration  *prometheus.HistogramVec
+	tierDuration  *prometheus.HistogramVec
+	stepFailures  *prometheus.CounterVec
+	hostsByPhase  *prometheus.GaugeVec
+	byPhase       *prometheus.GaugeVec
+	statusWrites  prometheus.Counter
+	hostTierTimes *prometheus.HistogramVec
+}
+
+// NewMetrics creates the metrics and registers them with reg (controller-runtime's
+// metrics.Registry when nil).
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	if reg == nil {
+		reg = metrics.Registry
+	}
+	m := &Metrics{
+		stepDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "vobox_step_duration_seconds", Help: "Duration of remote steps run on hosts, by step and outcome.",
+			Buckets: prometheus.ExponentialBuckets(0.005, 3, 10),
+		}, []string{"step", "outcome"}),
+		tierDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "vobox_phase_duration_seconds", Help: "Duration of procedure phases (tiers), from first step to last host.",
+			Buckets: prometheus.ExponentialBuckets(0.1, 2.5, 10),
+		}, []string{"phase", "result"}),
+		hostTierTimes: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "vobox_host_phase_duration_seconds", Help: "Time one host took to pass a phase.",
+			Buckets: prometheus.ExponentialBuckets(0.05, 2.5, 10),
+		}, []string{"phase"}),
+		stepFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "vobox_step_failures_total", Help: "Host step failures, by reason.",
+		}, []string{"reason"}),
+		hostsByPhase: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "vobox_hosts", Help: "Hosts of each intervention by phase.",
+		}, []string{"namespace", "intervention", "phase"}),
+		byPhase: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "vobox_interventions", Help: "Interventions by namespace, name and phase (1 for the current phase).",
+		}, []string{"namespace", "intervention", "phase"}),
+		statusWrites: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "vobox_status_writes_total", Help: "Status patches sent to the API server.",
+		}),
+	}
+	reg.MustRegister(m.stepDuration, m.tierDuration, m.hostTierTimes, m.stepFailures, m.hostsByPhase, m.byPhase, m.statusWrites)
+	return m
+}
+
+func (m *Metrics) observeStep(step string, d time.Duration, ok bool) {
+	if m == nil {
+		return
+	}
+	outcome := "success"
+	if !ok {
+		outcome = "failure"
+	}
+	m.stepDuration.WithLabelValues(step, outcome).Observe(d.Seconds())
+}
+
+func (m *Metrics) observeTier(phase string, ts *diracv1.TierStatus) {
+	if m == nil || ts.StartedAt == nil || ts.FinishedAt == nil {
+		return
+	}
+	result := "succeeded"
+	if ts.State == diracv1.TierFailed {
+		result = "failed"
+	}
+	m.tierDuration.WithLabelValues(phase, result).Observe(ts.FinishedAt.Sub(ts.StartedAt.Time).Seconds())
+}
+
+func (m *Metrics) observeHostTier(phase string, vbi *diracv1.VOBoxIntervention, hs *diracv1.HostStatus) {
+	if m == nil || hs.WaitingSince == nil {
+		return
+	}
+	m.hostTierTimes.WithLabelValues(phase).Observe(time.Since(hs.WaitingSince.Time).Seconds())
+}
+
+func (m *Metrics) stepFailed(reason string) {
+	if m == nil {
+		return
+	}
+	m.stepFailures.WithLabelValues(reason).Inc()
+}
+
+func (m *Metrics) statusWrite() {
+	if m == nil {
+		return
+	}
+	m.statusWrites.Inc()
+}
+
+var allPhases = []diracv1.Phase{diracv1.PhasePending, diracv1.PhaseShuttingDown, diracv1.PhaseDown, diracv1.PhaseStartingUp, diracv1.PhaseUp, diracv1.PhaseFailed, diracv1.PhaseSuspended}
+
+var allHostPhases = []diracv1.HostPhase{diracv1.HostPending, diracv1.HostWaiting, diracv1.HostWorking, diracv1.HostDown, diracv1.HostUp, diracv1.HostFailed}
+
+func (m *Metrics) observeIntervention(vbi *diracv1.VOBoxIntervention) {
+	if m == nil {
+		return
+	}
+	for _, p := range allPhases {
+		v := 0.0
+		if vbi.Status.Phase == p {
+			v = 1
+		}
+		m.byPhase.WithLabelValues(vbi.Namespace, vbi.Name, string(p)).Set(v)
+	}
+	counts := map[diracv1.HostPhase]int{}
+	for _, hs := range vbi.Status.Hosts {
+		counts[hs.Phase]++
+	}
+	for _, p := range allHostPhases {
+		m.hostsByPhase.WithLabelValues(vbi.Namespace, vbi.Name, string(p)).Set(float64(counts[p]))
+	}
+}

@@ -1,0 +1,285 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/klog/v2"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+
+	diracv1 "github.com/vobox-operator/vobox-operator/api/v1alpha1"
+	"github.com/vobox-operator/vobox-operator/internal/remote"
+)
+
+// Finalizer releases the hosts' Leases before an intervention goes away.
+const Finalizer = "dirac.vobox.io/release-leases"
+
+// VOBoxInterventionReconciler drives VOBoxInterventions to their state.
+type VOBoxInterventionReconciler struct {
+	client.Client
+	// Executor runs commands on the hosts; required.
+	Executor remote.Executor
+	// Recorder emits an event per condition transition; required.
+	Recorder events.EventRecorder
+	// Clock decides timeouts, settle delays and uptimes; defaults to the real clock.
+	Clock clock.PassiveClock
+	// SecretReader reads the SSH Secrets; the manager's API reader, so the
+	// operator needs only "get" on Secrets and caches none. Defaults to Client.
+	SecretReader client.Reader
+	// Metrics records durations and outcomes; nil records nothing.
+	Metrics *Metrics
+	// MaxConcurrentReconciles is how many interventions are worked at once.
+	MaxConcurrentReconciles int
+	// MinStatusInterval bounds status writes of one intervention while it
+	// polls (default 1s).
+	MinStatusInterval time.Duration
+}
+
+// +kubebuilder:rbac:groups=dirac.vobox.io,resources=voboxinterventions,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=dirac.vobox.io,resources=voboxinterventions/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=dirac.vobox.io,resources=voboxinterventions/finalizers,verbs=update
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get
+// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// Reconcile is plumbing: get, finalizer, scope, deferred status patch, then
+// the delete or normal path. The work lives in the step functions.
+func (r *VOBoxInterventionReconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, reterr error) {
+	vbi := &diracv1.VOBoxIntervention{}
+	if err := r.Get(ctx, req.NamespacedName, vbi); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	ctx = log.IntoContext(ctx, log.FromContext(ctx).WithValues("voboxintervention", klog.KObj(vbi)))
+
+	if vbi.DeletionTimestamp.IsZero() && !controllerutil.ContainsFinalizer(vbi, Finalizer) {
+		patch := client.MergeFrom(vbi.DeepCopy())
+		controllerutil.AddFinalizer(vbi, Finalizer)
+		return ctrl.Result{}, r.Patch(ctx, vbi, patch)
+	}
+	if !vbi.DeletionTimestamp.IsZero() {
+		return r.reconcileDelete(ctx, vbi)
+	}
+
+	original := vbi.DeepCopy()
+	s := &scope{vbi: vbi, plan: BuildPlan(&vbi.Spec), now: r.Clock.Now()}
+	defer func() {
+		if err := r.patchStatus(ctx, original, s); err != nil {
+			reterr = errors.Join(reterr, err)
+		}
+	}()
+	return r.reconcileNormal(ctx, s)
+}
+
+// reconcileNormal runs the steps of a pass in order; each may stop the pass.
+func (r *VOBoxInterventionReconciler) reconcileNormal(ctx context.Context, s *scope) (ctrl.Result, error) {
+	steps := []func(context.Context, *scope) (ctrl.Result, error){
+		r.observeGeneration,
+		r.loadCredentials,
+		r.acquireLeases,
+		r.runTiers,
+		r.releaseLeasesWhenDone,
+	}
+	for _, step := range steps {
+		res, err := step(ctx, s)
+		if err != nil || !res.IsZero() {
+			return res, err
+		}
+	}
+	if s.requeue > 0 {
+		return ctrl.Result{RequeueAfter: s.requeue}, nil
+	}
+	return ctrl.Result{}, nil
+}
+
+// observeGeneration resets the plan when spec.state changed and clears
+// failures when anything else in the spec changed, so the next tier starts
+// from each host's real state.
+func (r *VOBoxInterventionReconciler) observeGeneration(ctx context.Context, s *scope) (ctrl.Result, error) {
+	st := &s.vbi.Status
+	s.ensureHostStatuses()
+	if st.ObservedState != s.vbi.Spec.State || len(st.Tiers) != len(s.plan.Tiers) {
+		log.FromContext(ctx).Info("Planning", "state", s.vbi.Spec.State, "tiers", len(s.plan.Tiers), "hostSteps", s.plan.Total())
+		st.ObservedState = s.vbi.Spec.State
+		st.Tiers = make([]diracv1.TierStatus, len(s.plan.Tiers))
+		for i, t := range s.plan.Tiers {
+			st.Tiers[i] = diracv1.TierStatus{Name: t.Condition, Hosts: t.Hosts, State: diracv1.TierPending}
+		}
+		for i := range st.Hosts {
+			hs := &st.Hosts[i]
+			hs.CompletedTiers, hs.WaitingSince, hs.Attempts, hs.Findings, hs.KilledComponents = nil, nil, 0, nil, nil
+			hs.Phase, hs.Reason, hs.Message = diracv1.HostPending, "", ""
+		}
+		now := metav1.NewTime(s.now)
+		st.StartedAt, st.CompletedAt = &now, nil
+		return ctrl.Result{}, nil
+	}
+	if st.ObservedGeneration != s.vbi.Generation {
+		for i := range st.Hosts {
+			if hs := &st.Hosts[i]; hs.Phase == diracv1.HostFailed {
+				hs.Phase, hs.Reason, hs.Message, hs.Attempts, hs.WaitingSince = diracv1.HostPending, "", "", 0, nil
+			}
+		}
+		for i := range st.Tiers {
+			if st.Tiers[i].State == diracv1.TierFailed {
+				st.Tiers[i].State, st.Tiers[i].FinishedAt = diracv1.TierRunning, nil
+			}
+		}
+	}
+	return ctrl.Result{}, nil
+}
+
+// secretRetry is how often a stalled intervention looks at its Secret again.
+const secretRetry = 15 * time.Second
+
+// loadCredentials reads the SSH Secret. A missing or unusable Secret stalls
+// the intervention until the Secret is fixed (it is read again every
+// secretRetry: Secrets are not watched, so the operator needs no list/watch).
+func (r *VOBoxInterventionReconciler) loadCredentials(ctx context.Context, s *scope) (ctrl.Result, error) {
+	if isComplete(s.vbi) || s.vbi.Spec.Suspend {
+		return ctrl.Result{}, nil
+	}
+	secret := &corev1.Secret{}
+	key := types.NamespacedName{Namespace: s.vbi.Namespace, Name: s.vbi.Spec.SSH.SecretRef.Name}
+	if err := r.SecretReader.Get(ctx, key, secret); err != nil {
+		if apierrors.IsNotFound(err) {
+			s.blocked = &failure{Reason: diracv1.ReasonSecretNotFound, Terminal: true,
+				Message: fmt.Sprintf("Secret %s named by spec.ssh.secretRef does not exist", key)}
+			s.requeueAfter(secretRetry)
+			return ctrl.Result{}, nil
+		}
+		return ctrl.Result{}, fmt.Errorf("failed to get Secret %s: %w", key, err)
+	}
+	creds, err := remote.NewCredentials(secret.Data)
+	if err != nil {
+		s.blocked = &failure{Reason: diracv1.ReasonSecretInvalid, Terminal: true,
+			Message: fmt.Sprintf("Secret %s named by spec.ssh.secretRef is unusable: %v", key, err)}
+		s.requeueAfter(secretRetry)
+		return ctrl.Result{}, nil
+	}
+	s.creds = creds
+	return ctrl.Result{}, nil
+}
+
+// reconcileDelete releases the Leases and lets the object go; it never
+// touches the hosts. Hosts left down are named in a Warning event.
+func (r *VOBoxInterventionReconciler) reconcileDelete(ctx context.Context, vbi *diracv1.VOBoxIntervention) (ctrl.Result, error) {
+	if !controllerutil.ContainsFinalizer(vbi, Finalizer) {
+		return ctrl.Result{}, nil
+	}
+	if err := r.releaseLeases(ctx, vbi); err != nil {
+		return ctrl.Result{}, err
+	}
+	if down := hostsLeftDown(vbi); len(down) > 0 {
+		r.Recorder.Eventf(vbi, nil, corev1.EventTypeWarning, diracv1.ReasonHostsLeftDown, "Delete",
+			"Deleted while %d host(s) are not back up; nothing was done to them: %s", len(down), strings.Join(down, ", "))
+	}
+	patch := client.MergeFrom(vbi.DeepCopy())
+	controllerutil.RemoveFinalizer(vbi, Finalizer)
+	if err := r.Patch(ctx, vbi, patch); err != nil {
+		return ctrl.Result{}, fmt.Errorf("failed to remove the finalizer: %w", err)
+	}
+	log.FromContext(ctx).Info("Released the hosts and removed the finalizer")
+	return ctrl.Result{}, nil
+}
+
+// hostsLeftDown lists the hosts an intervention took (part-way) down and did
+// not bring back up.
+func hostsLeftDown(vbi *diracv1.VOBoxIntervention) []string {
+	var down []string
+	for _, hs := range vbi.Status.Hosts {
+		switch {
+		case vbi.Status.ObservedState == diracv1.StateDown && len(hs.CompletedTiers) > 0:
+			down = append(down, hs.Name)
+		case vbi.Status.ObservedState == diracv1.StateUp && hs.Phase != diracv1.HostUp && len(hs.SavedComponents) > 0:
+			down = append(down, hs.Name)
+		}
+	}
+	return down
+}
+
+// patchStatus derives the conditions, emits an event per condition change
+// and writes the status once, only when it changed.
+func (r *VOBoxInterventionReconciler) patchStatus(ctx context.Context, original *diracv1.VOBoxIntervention, s *scope) error {
+	deriveStatus(s)
+	r.emitTransitions(original, s.vbi)
+	r.Metrics.observeIntervention(s.vbi)
+	if equality.Semantic.DeepEqual(original.Status, s.vbi.Status) {
+		return nil
+	}
+	if err := r.Status().Patch(ctx, s.vbi, client.MergeFrom(original)); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		return fmt.Errorf("failed to patch the status: %w", err)
+	}
+	r.Metrics.statusWrite()
+	return nil
+}
+
+// emitTransitions emits one event per condition whose status or reason changed.
+func (r *VOBoxInterventionReconciler) emitTransitions(before, after *diracv1.VOBoxIntervention) {
+	for _, c := range after.Status.Conditions {
+		old := meta.FindStatusCondition(before.Status.Conditions, c.Type)
+		if old != nil && old.Status == c.Status && old.Reason == c.Reason {
+			continue
+		}
+		if old == nil && c.Status == metav1.ConditionFalse && c.Reason == diracv1.ReasonPending {
+			continue // a new plan's pending tiers are not news
+		}
+		kind := corev1.EventTypeNormal
+		if (c.Type == diracv1.StalledCondition && c.Status == metav1.ConditionTrue) || c.Reason == diracv1.ReasonHostFailed {
+			kind = corev1.EventTypeWarning
+		}
+		r.Recorder.Eventf(after, nil, kind, c.Reason, c.Type, "%s=%s: %s", c.Type, c.Status, c.Message)
+	}
+}
+
+// SetupWithManager registers the controller. It refuses a reconciler without
+// an executor or recorder rather than failing later in a reconcile.
+func (r *VOBoxInterventionReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
+	if r.Executor == nil {
+		return errors.New("VOBoxInterventionReconciler needs an Executor")
+	}
+	if r.Recorder == nil {
+		return errors.New("VOBoxInterventionReconciler needs a Recorder")
+	}
+	if r.Clock == nil {
+		r.Clock = clock.RealClock{}
+	}
+	if r.MaxConcurrentReconciles <= 0 {
+		r.MaxConcurrentReconciles = 4
+	}
+	if r.SecretReader == nil {
+		r.SecretReader = mgr.GetAPIReader()
+	}
+	// Our own status writes do not change the generation: they must not
+	// trigger a pass. Deletion and finalizer changes must.
+	deleting := predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+		return !e.ObjectNew.GetDeletionTimestamp().IsZero() || len(e.ObjectNew.GetFinalizers()) != len(e.ObjectOld.GetFinalizers())
+	}}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&diracv1.VOBoxIntervention{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, deleting))).
+		Watches(&coordinationLease, handler.EnqueueRequestsFromMapFunc(r.interventionsWaitingForLease)).
+		WithOptions(controller.Options{MaxConcurrentReconciles: r.MaxConcurrentReconciles}).
+		Named("voboxintervention").
+		Complete(r)
+}

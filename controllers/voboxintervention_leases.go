@@ -1,0 +1,154 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	coordinationv1 "k8s.io/api/coordination/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/klog/v2"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	diracv1 "github.com/vobox-operator/vobox-operator/api/v1alpha1"
+)
+
+// One intervention at a time per host: before acting, an intervention holds a
+// coordination.k8s.io Lease per host, named after the host, in its own
+// namespace. The holder is the intervention (name and UID), not the process,
+// so a restarted operator still holds what it held; the Leases go when the
+// intervention reaches its state or is deleted.
+
+const (
+	// LeaseManagedByLabel marks the Leases this operator owns; the manager's
+	// cache only sees Leases with it.
+	LeaseManagedByLabel = "app.kubernetes.io/managed-by"
+	// LeaseManagedByValue is the value of LeaseManagedByLabel.
+	LeaseManagedByValue = "vobox-operator"
+	// LeaseHostLabel carries the host name of a Lease.
+	LeaseHostLabel = "dirac.vobox.io/host"
+)
+
+var coordinationLease = coordinationv1.Lease{}
+
+// leaseName is the Lease of a host.
+func leaseName(host string) string { return "vobox-host-" + host }
+
+// holderIdentity names an intervention as a Lease holder.
+func holderIdentity(vbi *diracv1.VOBoxIntervention) string {
+	return vbi.Name + "/" + string(vbi.UID)
+}
+
+// acquireLeases takes every host's Lease before the first step; if another
+// intervention holds one, nothing runs and the status says who holds it.
+func (r *VOBoxInterventionReconciler) acquireLeases(ctx context.Context, s *scope) (ctrl.Result, error) {
+	if s.blocked != nil || s.vbi.Spec.Suspend || isComplete(s.vbi) {
+		return ctrl.Result{}, nil
+	}
+	me := holderIdentity(s.vbi)
+	var held []string
+	for _, h := range s.vbi.Spec.Hosts {
+		holder, err := r.acquireLease(ctx, s.vbi, h.Name, me)
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		if holder != me {
+			held = append(held, fmt.Sprintf("%s (held by %s)", h.Name, strings.SplitN(holder, "/", 2)[0]))
+		}
+	}
+	if len(held) > 0 {
+		s.blocked = &failure{Reason: diracv1.ReasonHostLocked,
+			Message: fmt.Sprintf("Waiting for %d host(s) held by another intervention: %s", len(held), strings.Join(held, ", "))}
+		s.requeueAfter(backoff(5))
+	}
+	return ctrl.Result{}, nil
+}
+
+// acquireLease creates the host's Lease for me, or returns its holder.
+func (r *VOBoxInterventionReconciler) acquireLease(ctx context.Context, vbi *diracv1.VOBoxIntervention, host, me string) (string, error) {
+	key := types.NamespacedName{Namespace: vbi.Namespace, Name: leaseName(host)}
+	lease := &coordinationv1.Lease{}
+	err := r.Get(ctx, key, lease)
+	if err == nil && lease.Spec.HolderIdentity != nil {
+		return *lease.Spec.HolderIdentity, nil
+	}
+	if err != nil && !apierrors.IsNotFound(err) {
+		return "", fmt.Errorf("failed to get Lease %s: %w", key, err)
+	}
+	now := metav1.NewMicroTime(r.Clock.Now())
+	lease = &coordinationv1.Lease{
+		ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name,
+			Labels: map[string]string{LeaseManagedByLabel: LeaseManagedByValue, LeaseHostLabel: host}},
+		Spec: coordinationv1.LeaseSpec{HolderIdentity: &me, AcquireTime: &now},
+	}
+	if err := r.Create(ctx, lease); err != nil {
+		if apierrors.IsAlreadyExists(err) {
+			// Someone won the race; read the winner from the API server.
+			if err := r.Get(ctx, key, lease); err != nil || lease.Spec.HolderIdentity == nil {
+				return "", fmt.Errorf("failed to read Lease %s after losing its creation race: %w", key, err)
+			}
+			return *lease.Spec.HolderIdentity, nil
+		}
+		return "", fmt.Errorf("failed to create Lease %s: %w", key, err)
+	}
+	log.FromContext(ctx).V(1).Info("Acquired host Lease", "host", host)
+	return me, nil
+}
+
+// releaseLeasesWhenDone gives the hosts back once the intervention reached
+// its state.
+func (r *VOBoxInterventionReconciler) releaseLeasesWhenDone(ctx context.Context, s *scope) (ctrl.Result, error) {
+	if !isComplete(s.vbi) {
+		return ctrl.Result{}, nil
+	}
+	return ctrl.Result{}, r.releaseLeases(ctx, s.vbi)
+}
+
+// releaseLeases deletes the Leases this intervention holds.
+func (r *VOBoxInterventionReconciler) releaseLeases(ctx context.Context, vbi *diracv1.VOBoxIntervention) error {
+	me := holderIdentity(vbi)
+	for _, h := range vbi.Spec.Hosts {
+		lease := &coordinationv1.Lease{}
+		key := types.NamespacedName{Namespace: vbi.Namespace, Name: leaseName(h.Name)}
+		if err := r.Get(ctx, key, lease); err != nil {
+			if apierrors.IsNotFound(err) {
+				continue
+			}
+			return fmt.Errorf("failed to get Lease %s: %w", key, err)
+		}
+		if lease.Spec.HolderIdentity == nil || *lease.Spec.HolderIdentity != me {
+			continue
+		}
+		if err := r.Delete(ctx, lease, client.Preconditions{UID: &lease.UID}); client.IgnoreNotFound(err) != nil {
+			return fmt.Errorf("failed to release Lease %s: %w", key, err)
+		}
+	}
+	return nil
+}
+
+// interventionsWaitingForLease enqueues the interventions of a Lease's
+// namespace that list its host, so a waiting one starts when it is released.
+func (r *VOBoxInterventionReconciler) interventionsWaitingForLease(ctx context.Context, o client.Object) []reconcile.Request {
+	host := o.GetLabels()[LeaseHostLabel]
+	if host == "" {
+		return nil
+	}
+	list := &diracv1.VOBoxInterventionList{}
+	if err := r.List(ctx, list, client.InNamespace(o.GetNamespace())); err != nil {
+		log.FromContext(ctx).Error(err, "Failed to list interventions for a Lease", "lease", klog.KObj(o))
+		return nil
+	}
+	var reqs []reconcile.Request
+	for _, v := range list.Items {
+		if slices.ContainsFunc(v.Spec.Hosts, func(h diracv1.HostSpec) bool { return h.Name == host }) {
+			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&v)})
+		}
+	}
+	return reqs
+}

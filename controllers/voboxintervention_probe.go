@@ -1,0 +1,302 @@
+package controllers
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// The remote side runs fixed scripts only. Every value that comes from the
+// spec or from the host (paths, link names, patterns) is passed as a
+// positional argument, which the executor quotes; nothing is spliced into
+// script text. $0 names the script so `ps` on the host says what runs.
+
+// probeScript reads, in one round trip, everything a step decides on: the
+// DIRAC root, the startup and startup-save links, runit's view of each
+// startup link, whether each link's run script is an agent's, the manifest,
+// mysqld, and the InnoDB journal. Args: diracRoot manifestName mysqlServer
+// journalFrom journalTo (the last three may be empty).
+const probeScript = `root=$1 manifest=$2 mysql=$3 jfrom=$4 jto=$5
+printf 'now\t%s\n' "$(date -u +%s)"
+if [ ! -d "$root" ]; then printf 'root\tmissing\n'; exit 0; fi
+printf 'root\tok\n'
+for dir in startup startup-save; do
+  [ -d "$root/$dir" ] || continue
+  for l in "$root/$dir"/* "$root/$dir"/.[!.]*; do
+    [ -L "$l" ] || continue
+    n=${l##*/}
+    case $n in *[!A-Za-z0-9_.-]*) continue;; esac
+    t=$(readlink "$l")
+    case $t in *"	"*) continue;; esac
+    printf '%s\t%s\t%s\n' "$dir" "$n" "$t"
+    if [ "$dir" = startup ]; then
+      s=$(runsvstat "$l" 2>&1 | head -n 1)
+      printf 'stat\t%s\t%s\n' "$n" "${s#*: }"
+      if grep -qs -e dirac-agent -e dirac-executor "$l/run"; then printf 'agent\t%s\n' "$n"; fi
+    fi
+  done
+done
+if [ -f "$root/startup-save/$manifest" ]; then
+  while IFS= read -r line; do printf 'manifest\t%s\n' "$line"; done < "$root/startup-save/$manifest"
+fi
+if [ -n "$mysql" ]; then
+  if [ -x "$mysql" ]; then printf 'mysql\tpresent\n'; else printf 'mysql\tmissing\n'; fi
+  if ps -eo comm= 2>/dev/null | grep -qxE 'mysqld|mariadbd|mysqld_safe'; then printf 'mysqld\trunning\n'; else printf 'mysqld\tstopped\n'; fi
+fi
+if [ -n "$jfrom" ]; then
+  if [ -L "$jfrom" ]; then printf 'jfrom\tlink\t%s\n' "$(readlink "$jfrom")";
+  elif [ -d "$jfrom" ]; then printf 'jfrom\tdir\n';
+  elif [ -e "$jfrom" ]; then printf 'jfrom\tother\n';
+  else printf 'jfrom\tnone\n'; fi
+  if [ -d "$jto" ]; then printf 'jto\tdir\n'; elif [ -e "$jto" ]; then printf 'jto\tother\n'; else printf 'jto\tnone\n'; fi
+fi
+`
+
+// writeManifestScript writes the manifest atomically. Args: saveDir name content.
+const writeManifestScript = `set -e
+mkdir -p "$1"
+printf '%s' "$3" > "$1/.$2.tmp"
+mv -f "$1/.$2.tmp" "$1/$2"
+`
+
+// moveLinksScript moves named links from one directory to another without
+// ever overwriting: a name already present at the destination is reported
+// and left alone. mv -T never moves a link into a directory its name points
+// at. Args: fromDir toDir name...
+const moveLinksScript = `from=$1 to=$2; shift 2
+mkdir -p "$to"
+for n; do
+  if [ -e "$to/$n" ] || [ -L "$to/$n" ]; then printf 'exists\t%s\n' "$n"; continue; fi
+  if [ ! -L "$from/$n" ]; then printf 'absent\t%s\n' "$n"; continue; fi
+  mv -n -T "$from/$n" "$to/$n" && printf 'moved\t%s\n' "$n"
+done
+`
+
+// journalScript moves the InnoDB journal and links it back; it resumes a
+// move interrupted between mv and ln. Args: from to.
+const journalScript = `set -e
+if [ -d "$1" ] && [ ! -L "$1" ] && [ ! -e "$2" ]; then mv -T "$1" "$2"; fi
+if [ ! -e "$1" ] && [ ! -L "$1" ] && [ -d "$2" ]; then ln -s "$2" "$1"; fi
+`
+
+// logScanScript prints the lines of each component's log/current written at
+// or after a time that contain one of the patterns. A line without DIRAC's
+// timestamp (a traceback's continuation) belongs to the line before it.
+// Args: root npatterns pattern... then pairs of link and since ("YYYY-MM-DD hh:mm:ss").
+const logScanScript = `root=$1 np=$2; shift 2
+pf=$(mktemp) || exit 1
+trap 'rm -f "$pf"' EXIT
+i=0
+while [ "$i" -lt "$np" ]; do printf '%s\n' "$1" >> "$pf"; shift; i=$((i+1)); done
+while [ $# -ge 2 ]; do
+  n=$1 since=$2; shift 2
+  f="$root/startup/$n/log/current"
+  [ -r "$f" ] || continue
+  awk -v since="$since" '/^[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9] [0-9][0-9]:[0-9][0-9]:[0-9][0-9]/ { in_window = (substr($0, 1, 19) >= since) } in_window' "$f" \
+    | grep -F -f "$pf" | tail -n 5 | while IFS= read -r line; do printf 'finding\t%s\t%s\n' "$n" "$line"; done
+done
+exit 0
+`
+
+// svState is runit's view of one supervised link.
+type svState struct {
+	// Raw is runsvstat's line without the directory prefix.
+	Raw string
+	// Running is true when the process runs ("run (pid N) S seconds").
+	Running bool
+	// WantDown is true when runit was told to take it down but it still runs.
+	WantDown bool
+	// Supervised is false when runsv does not (yet) watch the link.
+	Supervised bool
+	// Seconds is how long it has been in its state.
+	Seconds int64
+}
+
+// parseSvState parses a runit 1.x runsvstat line ("run (pid 12) 5 seconds",
+// "down 3 seconds, normally up", "finish (pid 7) 1 seconds", or an error).
+func parseSvState(s string) svState {
+	st := svState{Raw: s}
+	switch {
+	case strings.HasPrefix(s, "run "):
+		st.Running, st.Supervised = true, true
+	case strings.HasPrefix(s, "finish "):
+		st.Running, st.Supervised = true, true
+	case strings.HasPrefix(s, "down "):
+		st.Supervised = true
+	default:
+		return st
+	}
+	st.WantDown = strings.Contains(s, "want down")
+	fields := strings.Fields(strings.SplitN(s, ",", 2)[0])
+	for i, f := range fields {
+		if f == "seconds" && i > 0 {
+			if n, err := strconv.ParseInt(fields[i-1], 10, 64); err == nil {
+				st.Seconds = n
+			}
+		}
+	}
+	return st
+}
+
+// manifestEntry is one startup link recorded before any action.
+type manifestEntry struct {
+	Name     string
+	Target   string
+	Class    linkClass
+	WasUp    bool
+	Excluded bool
+}
+
+// manifest is the on-host record of the links an intervention parks; it lives
+// in startup-save under a dot name tied to the intervention's UID, so it
+// survives a controller crash and a host reboot.
+type manifest struct {
+	Entries []manifestEntry
+}
+
+const manifestHeader = "# vobox-operator manifest: links parked by this intervention; do not edit"
+
+// manifestName is the manifest's file name for an intervention UID.
+func manifestName(uid string) string { return ".vobox-manifest-" + uid }
+
+// encode renders the manifest, one tab-separated line per link, sorted.
+func (m *manifest) encode() string {
+	var b strings.Builder
+	b.WriteString(manifestHeader + "\n")
+	entries := append([]manifestEntry(nil), m.Entries...)
+	sort.Slice(entries, func(i, j int) bool { return entries[i].Name < entries[j].Name })
+	for _, e := range entries {
+		fmt.Fprintf(&b, "%s\t%s\t%s\t%s\t%s\n", e.Name, e.Target, e.Class, boolWord(e.WasUp, "up", "down"), boolWord(e.Excluded, "excluded", "restore"))
+	}
+	return b.String()
+}
+
+// entry returns the manifest entry of a link name, or nil.
+func (m *manifest) entry(name string) *manifestEntry {
+	for i := range m.Entries {
+		if m.Entries[i].Name == name {
+			return &m.Entries[i]
+		}
+	}
+	return nil
+}
+
+func boolWord(b bool, yes, no string) string {
+	if b {
+		return yes
+	}
+	return no
+}
+
+// hostProbe is a host's state as probeScript saw it.
+type hostProbe struct {
+	Now          int64
+	RootExists   bool
+	Startup      map[string]string
+	Save         map[string]string
+	State        map[string]svState
+	AgentScript  map[string]bool
+	Manifest     *manifest
+	MysqlPresent bool
+	MysqldUp     bool
+	// Journal is "dir", "none", "other" or "link" (JournalTarget then holds its target).
+	Journal       string
+	JournalTarget string
+	// JournalTo is "dir", "other" or "none".
+	JournalTo string
+}
+
+// parseProbe parses probeScript's output. Unknown lines are ignored so that
+// a newer script stays readable by an older parser.
+func parseProbe(out []byte) (*hostProbe, error) {
+	p := &hostProbe{Startup: map[string]string{}, Save: map[string]string{}, State: map[string]svState{}, AgentScript: map[string]bool{}}
+	var manifestLines []string
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	sawRoot := false
+	for sc.Scan() {
+		f := strings.Split(sc.Text(), "\t")
+		switch {
+		case f[0] == "now" && len(f) == 2:
+			p.Now, _ = strconv.ParseInt(f[1], 10, 64)
+		case f[0] == "root" && len(f) == 2:
+			sawRoot, p.RootExists = true, f[1] == "ok"
+		case f[0] == "startup" && len(f) == 3:
+			p.Startup[f[1]] = f[2]
+		case f[0] == "startup-save" && len(f) == 3:
+			p.Save[f[1]] = f[2]
+		case f[0] == "stat" && len(f) == 3:
+			p.State[f[1]] = parseSvState(f[2])
+		case f[0] == "agent" && len(f) == 2:
+			p.AgentScript[f[1]] = true
+		case f[0] == "manifest" && len(f) >= 2:
+			manifestLines = append(manifestLines, strings.Join(f[1:], "\t"))
+		case f[0] == "mysql" && len(f) == 2:
+			p.MysqlPresent = f[1] == "present"
+		case f[0] == "mysqld" && len(f) == 2:
+			p.MysqldUp = f[1] == "running"
+		case f[0] == "jfrom" && len(f) >= 2:
+			p.Journal = f[1]
+			if len(f) == 3 {
+				p.JournalTarget = f[2]
+			}
+		case f[0] == "jto" && len(f) == 2:
+			p.JournalTo = f[1]
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("failed to read probe output: %w", err)
+	}
+	if !sawRoot {
+		return nil, fmt.Errorf("probe output is incomplete (no root line): %q", tail(string(out), 200))
+	}
+	if manifestLines != nil {
+		m, err := parseManifest(manifestLines)
+		if err != nil {
+			return nil, err
+		}
+		p.Manifest = m
+	}
+	return p, nil
+}
+
+// parseManifest parses the lines of a manifest file.
+func parseManifest(lines []string) (*manifest, error) {
+	m := &manifest{}
+	for _, l := range lines {
+		if l == "" || strings.HasPrefix(l, "#") {
+			continue
+		}
+		f := strings.Split(l, "\t")
+		if len(f) != 5 {
+			return nil, fmt.Errorf("manifest line %q: want 5 tab-separated fields, got %d", l, len(f))
+		}
+		m.Entries = append(m.Entries, manifestEntry{
+			Name: f[0], Target: f[1], Class: linkClass(f[2]), WasUp: f[3] == "up", Excluded: f[4] == "excluded",
+		})
+	}
+	return m, nil
+}
+
+// parseFindings parses logScanScript's output into "link: line" strings.
+func parseFindings(out []byte) []string {
+	var findings []string
+	for _, l := range strings.Split(string(out), "\n") {
+		f := strings.SplitN(l, "\t", 3)
+		if len(f) == 3 && f[0] == "finding" {
+			findings = append(findings, f[1]+": "+tail(f[2], 200))
+		}
+	}
+	return findings
+}
+
+// tail keeps the last n bytes of s.
+func tail(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[len(s)-n:]
+}

@@ -1,0 +1,128 @@
+package controllers
+
+import (
+	"slices"
+	"sync"
+	"time"
+
+	diracv1 "github.com/vobox-operator/vobox-operator/api/v1alpha1"
+	"github.com/vobox-operator/vobox-operator/internal/remote"
+)
+
+// scope is everything one reconcile pass knows about one intervention. Steps
+// read the spec from it and write what they saw into it; the status is
+// derived from it once, at the end of the pass.
+type scope struct {
+	vbi   *diracv1.VOBoxIntervention
+	plan  Plan
+	now   time.Time
+	creds *remote.Credentials
+
+	// blocked says why nothing may run this pass (Secret, lock, suspend).
+	blocked *failure
+	// lockHolders names the interventions holding our hosts' Leases.
+	lockHolders []string
+	// requeue is the shortest wait any step asked for.
+	requeue time.Duration
+
+	mu       sync.Mutex
+	warnings map[string]string
+	commands int
+}
+
+// hostSpec returns the spec of a listed host.
+func (s *scope) hostSpec(name string) *diracv1.HostSpec {
+	for i := range s.vbi.Spec.Hosts {
+		if s.vbi.Spec.Hosts[i].Name == name {
+			return &s.vbi.Spec.Hosts[i]
+		}
+	}
+	return nil
+}
+
+// hostStatus returns the status of a listed host; ensureHostStatuses made one
+// for every host, so it is never nil for a listed host.
+func (s *scope) hostStatus(name string) *diracv1.HostStatus {
+	for i := range s.vbi.Status.Hosts {
+		if s.vbi.Status.Hosts[i].Name == name {
+			return &s.vbi.Status.Hosts[i]
+		}
+	}
+	return nil
+}
+
+// ensureHostStatuses makes a status entry for every host, in spec order.
+func (s *scope) ensureHostStatuses() {
+	out := make([]diracv1.HostStatus, 0, len(s.vbi.Spec.Hosts))
+	for _, h := range s.vbi.Spec.Hosts {
+		if hs := s.hostStatus(h.Name); hs != nil {
+			out = append(out, *hs)
+		} else {
+			out = append(out, diracv1.HostStatus{Name: h.Name, Phase: diracv1.HostPending})
+		}
+	}
+	s.vbi.Status.Hosts = out
+}
+
+// target returns where and as whom to run commands on a host.
+func (s *scope) target(name string) remote.Target {
+	h := s.hostSpec(name)
+	spec := &s.vbi.Spec
+	t := remote.Target{
+		Name: name, Address: name, Port: int(spec.SSH.Port), User: spec.SSH.User,
+		ConnectTimeout: spec.SSH.ConnectTimeout.Duration, Credentials: s.creds,
+	}
+	if h == nil {
+		return t
+	}
+	if h.Address != "" {
+		t.Address = h.Address
+	}
+	if h.Port != nil {
+		t.Port = int(*h.Port)
+	}
+	return t
+}
+
+// journal returns the InnoDB journal move of a host, or empty strings.
+func (s *scope) journal(name string) (from, to string) {
+	j := s.vbi.Spec.Database.InnodbLog
+	if j == nil {
+		return "", ""
+	}
+	h := s.hostSpec(name)
+	if h == nil || !slices.Contains(h.Roles, diracv1.RoleDatabase) {
+		return "", ""
+	}
+	if len(j.Hosts) > 0 && !slices.Contains(j.Hosts, name) {
+		return "", ""
+	}
+	return j.From, j.To
+}
+
+// warn records a warning about a host; it is shown once in its message.
+func (s *scope) warn(host, msg string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.warnings == nil {
+		s.warnings = map[string]string{}
+	}
+	s.warnings[host] = msg
+}
+
+// countCommand counts the commands of this pass (for the log and metrics).
+func (s *scope) countCommand(string) {
+	s.mu.Lock()
+	s.commands++
+	s.mu.Unlock()
+}
+
+// requeueAfter keeps the shortest positive wait.
+func (s *scope) requeueAfter(d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	if s.requeue == 0 || d < s.requeue {
+		s.requeue = d
+	}
+}

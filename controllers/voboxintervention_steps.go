@@ -1,0 +1,321 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	diracv1 "github.com/vobox-operator/vobox-operator/api/v1alpha1"
+	"github.com/vobox-operator/vobox-operator/internal/remote"
+)
+
+// hostOutcome is what one pass of a step did on one host.
+type hostOutcome struct {
+	done bool
+	wait time.Duration
+	fail *failure
+}
+
+// maxMovesPerPass bounds the probe → act rounds of one host in one pass, so
+// that a host which keeps changing under us cannot hold a worker.
+const maxMovesPerPass = 8
+
+// runHostStep carries one host through one tier as far as it can go now:
+// probe, decide, act, and probe again, until the step is done, must wait or
+// fails. It only touches its own HostStatus, so hosts run in parallel.
+func (r *VOBoxInterventionReconciler) runHostStep(ctx context.Context, s *scope, tier *Tier, name string) hostOutcome {
+	hs := s.hostStatus(name)
+	logger := log.FromContext(ctx).WithValues("host", name, "step", tier.Condition)
+	ctx = log.IntoContext(ctx, logger)
+	if hs.WaitingSince == nil {
+		now := metav1.NewTime(s.now)
+		hs.WaitingSince = &now
+	}
+	switch tier.Action {
+	case ActionSetMaintenance, ActionClearMaintenance:
+		return r.runMaintenance(ctx, s, tier, name)
+	}
+	state := &stepState{}
+	for range maxMovesPerPass {
+		p, err := r.probe(ctx, s, tier, name)
+		if err != nil {
+			return s.outcomeOf(err)
+		}
+		d := r.decide(s, tier, name, p, state)
+		if d.Warning != "" {
+			s.warn(name, d.Warning)
+		}
+		switch {
+		case d.Fail != nil:
+			if len(d.Scan) > 0 {
+				if findings, err := r.scanLogs(ctx, s, name, d.Scan); err == nil && len(findings) > 0 {
+					hs.Findings = findings
+					d.Fail.Message += "; log: " + strings.Join(findings, " | ")
+				}
+			}
+			return hostOutcome{fail: d.Fail}
+		case d.Done:
+			hs.SavedComponents = mergeNames(hs.SavedComponents, d.Saved)
+			hs.ExcludedComponents = mergeNames(hs.ExcludedComponents, d.Excluded)
+			return r.finishHostStep(ctx, s, tier, name)
+		case d.Wait > 0:
+			return hostOutcome{wait: d.Wait}
+		case len(d.Scan) > 0:
+			findings, err := r.scanLogs(ctx, s, name, d.Scan)
+			if err != nil {
+				return s.outcomeOf(err)
+			}
+			state.scanned = true
+			if len(findings) > 0 {
+				hs.Findings = findings
+				return hostOutcome{fail: &failure{Reason: diracv1.ReasonErrorsInLog, Terminal: true,
+					Message: fmt.Sprintf("host %s: %d log line(s) match errorPatterns: %s", name, len(findings), strings.Join(findings, " | "))}}
+			}
+			continue
+		}
+		hs.KilledComponents = mergeNames(hs.KilledComponents, d.Killed)
+		for _, cmd := range d.Commands {
+			if _, err := r.act(ctx, s, name, s.target(name), d.Step, cmd); err != nil {
+				return s.outcomeOf(err)
+			}
+		}
+		switch d.Step {
+		case "StopComponents":
+			state.stopRequested = true
+		case "StopDatabase", "StartDatabase":
+			state.tried = true
+		}
+	}
+	return hostOutcome{wait: pollInterval}
+}
+
+// stepState is what a step learned earlier in this pass.
+type stepState struct {
+	stopRequested bool
+	tried         bool
+	scanned       bool
+}
+
+// decide dispatches a probe to the decide function of the tier's action.
+func (r *VOBoxInterventionReconciler) decide(s *scope, tier *Tier, name string, p *hostProbe, st *stepState) decision {
+	spec := &s.vbi.Spec
+	h := s.hostSpec(name)
+	hs := s.hostStatus(name)
+	elapsed := s.now.Sub(hs.WaitingSince.Time)
+	in := componentsInput{
+		Host: name, Root: spec.Layout.DiracRoot, ManifestName: manifestName(string(s.vbi.UID)),
+		Roles: h.Roles, Classes: classesFor(tier.Action, h.Roles), Exclude: h.Exclude,
+		// runsvctrl d was sent in this step when it is the last thing done on
+		// the host: a step always parks its links before it is done.
+		StopRequested: st.stopRequested || hs.LastStep != nil && (hs.LastStep.Name == "StopComponents" || hs.LastStep.Name == "KillComponents"),
+		Elapsed:       elapsed, StopTimeout: spec.Strategy.StopTimeout.Duration, StepTimeout: spec.Strategy.StepTimeout.Duration,
+		Uptime: spec.Checks.ComponentUptime.Duration, SavedInStatus: hs.SavedComponents, Scanned: st.scanned,
+	}
+	db := databaseInput{Host: name, MysqlServer: spec.Layout.MysqlServer, Elapsed: elapsed,
+		StepTimeout: spec.Strategy.StepTimeout.Duration, Tried: st.tried}
+	switch tier.Action {
+	case ActionStopAgents, ActionStopServices:
+		return decideStop(p, in)
+	case ActionStartServices, ActionStartAgents:
+		return decideStart(p, in)
+	case ActionStopDatabase:
+		db.JournalFrom, db.JournalTo = s.journal(name)
+		return decideStopDatabase(p, db)
+	case ActionStartDatabase:
+		return decideStartDatabase(p, db)
+	}
+	return decision{Fail: &failure{Reason: diracv1.ReasonCommandFailed, Terminal: true, Message: "unknown action " + string(tier.Action)}}
+}
+
+// finishHostStep runs the clean-up a finished step needs: after a host's last
+// start tier, its manifest is removed (its links are all back).
+func (r *VOBoxInterventionReconciler) finishHostStep(ctx context.Context, s *scope, tier *Tier, name string) hostOutcome {
+	h := s.hostSpec(name)
+	if (tier.Action == ActionStartServices || tier.Action == ActionStartAgents) && lastStartTier(tier.Action, tier.Condition, h.Roles) {
+		file := s.vbi.Spec.Layout.DiracRoot + "/startup-save/" + manifestName(string(s.vbi.UID))
+		if _, err := r.act(ctx, s, name, s.target(name), "RemoveManifest", remote.Command{"rm", "-f", "--", file}); err != nil {
+			return s.outcomeOf(err)
+		}
+	}
+	return hostOutcome{done: true}
+}
+
+// runMaintenance runs the set or clear template for one host, on that host
+// or on spec.maintenance.runOn.
+func (r *VOBoxInterventionReconciler) runMaintenance(ctx context.Context, s *scope, tier *Tier, name string) hostOutcome {
+	spec := &s.vbi.Spec
+	template := spec.Maintenance.Set
+	if tier.Action == ActionClearMaintenance {
+		template = spec.Maintenance.Clear
+	}
+	on := name
+	if spec.Maintenance.RunOn != "" {
+		on = spec.Maintenance.RunOn
+	}
+	if _, err := r.act(ctx, s, name, s.target(on), string(tier.Action), maintenanceCommand(template, name, spec.Reason)); err != nil {
+		return s.outcomeOf(err)
+	}
+	return hostOutcome{done: true}
+}
+
+// probe runs probeScript on a host.
+func (r *VOBoxInterventionReconciler) probe(ctx context.Context, s *scope, tier *Tier, name string) (*hostProbe, error) {
+	spec := &s.vbi.Spec
+	var mysql, jfrom, jto string
+	if tier.Action == ActionStopDatabase || tier.Action == ActionStartDatabase {
+		mysql = spec.Layout.MysqlServer
+		jfrom, jto = s.journal(name)
+	}
+	cmd := remote.Command{"sh", "-c", probeScript, "vobox-probe", spec.Layout.DiracRoot, manifestName(string(s.vbi.UID)), mysql, jfrom, jto}
+	res, err := r.run(ctx, s, s.target(name), cmd)
+	if err != nil {
+		return nil, err
+	}
+	if res.ExitCode != 0 {
+		return nil, &failure{Reason: diracv1.ReasonCommandFailed,
+			Message: fmt.Sprintf("host %s: probe exited %d: %s", name, res.ExitCode, tail(string(res.Stderr), 300))}
+	}
+	p, err := parseProbe(res.Stdout)
+	if err != nil {
+		return nil, &failure{Reason: diracv1.ReasonCommandFailed, Message: fmt.Sprintf("host %s: %v", name, err)}
+	}
+	return p, nil
+}
+
+// scanLogs runs the log scan and returns the findings.
+func (r *VOBoxInterventionReconciler) scanLogs(ctx context.Context, s *scope, name string, items []scanItem) ([]string, error) {
+	spec := &s.vbi.Spec
+	cmd := logScanCommand(spec.Layout.DiracRoot, spec.Checks.ErrorPatterns, items)
+	res, err := r.act(ctx, s, name, s.target(name), "CheckLogs", cmd)
+	if err != nil {
+		return nil, err
+	}
+	findings := parseFindings(res.Stdout)
+	if len(findings) > 16 {
+		findings = findings[len(findings)-16:]
+	}
+	return findings, nil
+}
+
+// act runs a command that changes (or checks) a host, records it as the
+// host's last step, logs it, and turns a non-zero exit into a failure.
+func (r *VOBoxInterventionReconciler) act(ctx context.Context, s *scope, name string, target remote.Target, step string, cmd remote.Command) (remote.Result, error) {
+	hs := s.hostStatus(name)
+	started := metav1.NewTime(r.Clock.Now())
+	res, err := r.run(ctx, s, target, cmd)
+	finished := metav1.NewTime(r.Clock.Now())
+	last := &diracv1.StepStatus{Name: step, Command: displayCommand(cmd), StartedAt: &started, FinishedAt: &finished}
+	if err == nil {
+		code := int32(res.ExitCode)
+		last.ExitCode = &code
+		last.Output = tail(strings.TrimSpace(string(res.Stdout)+"\n"+string(res.Stderr)), 2048)
+	} else {
+		last.Output = tail(err.Error(), 2048)
+	}
+	hs.LastStep = last
+	log.FromContext(ctx).Info("Ran step", "on", target.Name, "command", step, "exitCode", res.ExitCode, "duration", res.Duration, "error", errString(err))
+	r.Metrics.observeStep(step, finished.Sub(started.Time), err == nil && res.ExitCode == 0)
+	if err != nil {
+		return res, err
+	}
+	if res.ExitCode != 0 {
+		return res, &failure{Reason: diracv1.ReasonCommandFailed,
+			Message: fmt.Sprintf("host %s: %s exited %d: %s", target.Name, step, res.ExitCode, tail(strings.TrimSpace(string(res.Stderr)), 300))}
+	}
+	return res, nil
+}
+
+// run runs one command bounded by stepTimeout.
+func (r *VOBoxInterventionReconciler) run(ctx context.Context, s *scope, target remote.Target, cmd remote.Command) (remote.Result, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.vbi.Spec.Strategy.StepTimeout.Duration)
+	defer cancel()
+	s.countCommand(target.Name)
+	res, err := r.Executor.Run(ctx, target, cmd)
+	if err != nil {
+		return res, fmt.Errorf("failed to run %s on host %s: %w", cmdName(cmd), target.Name, err)
+	}
+	return res, nil
+}
+
+// displayCommand shows an argv for people: a script passed to sh -c is shown
+// by its $0 name, the arguments in full.
+func displayCommand(cmd remote.Command) []string {
+	if len(cmd) >= 4 && cmd[0] == "sh" && cmd[1] == "-c" {
+		out := append([]string{cmd[3]}, cmd[4:]...)
+		if cmd[3] == "vobox-manifest" && len(out) == 4 {
+			out[3] = fmt.Sprintf("<%d lines>", strings.Count(out[3], "\n"))
+		}
+		return capStrings(out, 64)
+	}
+	return capStrings(cmd, 64)
+}
+
+func cmdName(cmd remote.Command) string {
+	d := displayCommand(cmd)
+	if len(d) == 0 {
+		return "command"
+	}
+	return d[0]
+}
+
+func capStrings(in []string, n int) []string {
+	if len(in) > n {
+		in = in[:n]
+	}
+	return append([]string(nil), in...)
+}
+
+// outcomeOf turns a run error into a host outcome: terminal SSH errors fail
+// the host at once, transient ones are retried with backoff until stepTimeout.
+func (s *scope) outcomeOf(err error) hostOutcome {
+	var f *failure
+	if errors.As(err, &f) {
+		return hostOutcome{fail: f}
+	}
+	return hostOutcome{fail: &failure{Reason: conditionReason(err), Message: err.Error(), Terminal: remote.IsTerminal(err)}}
+}
+
+// conditionReason maps an executor error to the API's condition reasons.
+func conditionReason(err error) string {
+	switch remote.Reason(err) {
+	case remote.ReasonHostKeyUnknown:
+		return diracv1.ReasonHostKeyUnknown
+	case remote.ReasonHostKeyMismatch:
+		return diracv1.ReasonHostKeyMismatch
+	case remote.ReasonHostKeyRevoked:
+		return diracv1.ReasonHostKeyRevoked
+	case remote.ReasonAuthFailed:
+		return diracv1.ReasonAuthFailed
+	case remote.ReasonCredentialsInvalid:
+		return diracv1.ReasonSecretInvalid
+	case remote.ReasonTimeout:
+		return diracv1.ReasonStepTimeout
+	case remote.ReasonInvalidRequest:
+		return diracv1.ReasonCommandFailed
+	}
+	return diracv1.ReasonUnreachable
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+// mergeNames adds names to a sorted set.
+func mergeNames(set []string, add []string) []string {
+	for _, n := range add {
+		if !slices.Contains(set, n) {
+			set = append(set, n)
+		}
+	}
+	slices.Sort(set)
+	return set
+}

@@ -1,0 +1,228 @@
+package controllers
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+
+	diracv1 "github.com/vobox-operator/vobox-operator/api/v1alpha1"
+)
+
+// terminalReasons are failures a retry cannot fix; the host waits for a
+// spec change. Everything else (timeouts, refused connections, a non-zero
+// exit, a component slow to come up) is retried with backoff.
+var terminalReasons = []string{
+	diracv1.ReasonHostKeyUnknown, diracv1.ReasonHostKeyMismatch, diracv1.ReasonHostKeyRevoked, diracv1.ReasonAuthFailed,
+	diracv1.ReasonSecretInvalid, diracv1.ReasonStartupSaveConflict, diracv1.ReasonStartupConflict,
+	diracv1.ReasonLinkMissing, diracv1.ReasonJournalConflict, diracv1.ReasonDiracRootMissing,
+	diracv1.ReasonMysqlServerMissing, diracv1.ReasonErrorsInLog,
+}
+
+// isTerminalReason reports whether a host that failed for reason must wait
+// for a spec change.
+func isTerminalReason(reason string) bool { return slices.Contains(terminalReasons, reason) }
+
+// backoff is the wait before retrying a transient failure.
+func backoff(attempts int32) time.Duration {
+	d := time.Second << min(max(attempts-1, 0), 5)
+	return min(d, 30*time.Second)
+}
+
+// runTiers advances the plan as far as it can go in this pass: tiers run in
+// order, a tier's hosts in parallel up to maxParallel, and a finished tier
+// hands over to the next one at once.
+func (r *VOBoxInterventionReconciler) runTiers(ctx context.Context, s *scope) (ctrl.Result, error) {
+	if s.blocked != nil || s.vbi.Spec.Suspend || isComplete(s.vbi) {
+		return ctrl.Result{}, nil
+	}
+	for i := range s.plan.Tiers {
+		tier, ts := &s.plan.Tiers[i], &s.vbi.Status.Tiers[i]
+		switch {
+		case ts.State == diracv1.TierSucceeded || ts.State == diracv1.TierSkipped:
+			continue
+		case ts.State == diracv1.TierFailed && s.vbi.Spec.Strategy.FailurePolicy == diracv1.FailurePolicyContinue:
+			continue // the failed hosts stay behind, the others go on
+		case ts.State == diracv1.TierFailed:
+			return ctrl.Result{}, nil // halted until the spec changes
+		}
+		if tier.Skipped || len(tier.Hosts) == 0 {
+			ts.State = diracv1.TierSkipped
+			continue
+		}
+		if wait := r.settleWait(s, i); wait > 0 {
+			s.requeueAfter(wait)
+			return ctrl.Result{}, nil
+		}
+		if ts.StartedAt == nil {
+			now := metav1.NewTime(s.now)
+			ts.StartedAt, ts.State = &now, diracv1.TierRunning
+		}
+		r.runTier(ctx, s, tier)
+		if !r.closeTier(s, tier, ts) {
+			return ctrl.Result{}, nil
+		}
+	}
+	return ctrl.Result{}, nil
+}
+
+// settleWait is how long the agents must still wait after the services are
+// up (spec.checks.settleDelay), counted from the previous tier's end.
+func (r *VOBoxInterventionReconciler) settleWait(s *scope, i int) time.Duration {
+	if s.plan.Tiers[i].Action != ActionStartAgents || i == 0 {
+		return 0
+	}
+	prev := s.vbi.Status.Tiers[i-1]
+	if prev.FinishedAt == nil {
+		return 0
+	}
+	return prev.FinishedAt.Add(s.vbi.Spec.Checks.SettleDelay.Duration).Sub(s.now)
+}
+
+// runTier runs the pending hosts of a tier in parallel, bounded by maxParallel.
+func (r *VOBoxInterventionReconciler) runTier(ctx context.Context, s *scope, tier *Tier) {
+	var todo []string
+	for _, name := range tier.Hosts {
+		if hostNeedsWork(s, tier, name) {
+			todo = append(todo, name)
+		}
+	}
+	limit := int(s.vbi.Spec.Strategy.MaxParallel)
+	if limit <= 0 || limit > len(todo) {
+		limit = len(todo)
+	}
+	sem := make(chan struct{}, max(limit, 1))
+	var wg sync.WaitGroup
+	outcomes := make([]hostOutcome, len(todo))
+	for i, name := range todo {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			outcomes[i] = r.runHostStep(ctx, s, tier, name)
+		}()
+	}
+	wg.Wait()
+	for i, name := range todo {
+		r.applyOutcome(ctx, s, tier, name, outcomes[i])
+	}
+}
+
+// hostNeedsWork says whether a host takes part in this pass of a tier.
+func hostNeedsWork(s *scope, tier *Tier, name string) bool {
+	hs := s.hostStatus(name)
+	if slices.Contains(hs.CompletedTiers, tier.Condition) {
+		return false
+	}
+	if hs.Phase == diracv1.HostFailed {
+		// Continue leaves a failed host behind; Halt retries it unless the
+		// failure needs a person.
+		if s.vbi.Spec.Strategy.FailurePolicy == diracv1.FailurePolicyContinue || isTerminalReason(hs.Reason) {
+			return false
+		}
+	}
+	return !failedEarlier(s, tier, name)
+}
+
+// failedEarlier reports whether, under Continue, a host failed a tier before
+// this one: it takes no further part.
+func failedEarlier(s *scope, tier *Tier, name string) bool {
+	hs := s.hostStatus(name)
+	if hs.Phase != diracv1.HostFailed {
+		return false
+	}
+	for _, t := range s.plan.Tiers {
+		if t.Condition == tier.Condition {
+			return false
+		}
+		if slices.Contains(t.Hosts, name) && !slices.Contains(hs.CompletedTiers, t.Condition) && !t.Skipped {
+			return true
+		}
+	}
+	return false
+}
+
+// applyOutcome writes one host's outcome into its status.
+func (r *VOBoxInterventionReconciler) applyOutcome(ctx context.Context, s *scope, tier *Tier, name string, o hostOutcome) {
+	hs := s.hostStatus(name)
+	switch {
+	case o.done:
+		hs.CompletedTiers = append(hs.CompletedTiers, tier.Condition)
+		hs.WaitingSince, hs.Attempts, hs.Reason, hs.Message = nil, 0, "", s.warnings[name]
+		hs.Phase = diracv1.HostWorking
+		r.Metrics.observeHostTier(tier.Condition, s.vbi, hs)
+	case o.fail != nil:
+		hs.Attempts++
+		hs.Reason, hs.Message = o.fail.Reason, truncate(o.fail.Message, 1024)
+		elapsed := s.now.Sub(hs.WaitingSince.Time)
+		if o.fail.Terminal || isTerminalReason(o.fail.Reason) || elapsed >= s.vbi.Spec.Strategy.StepTimeout.Duration {
+			hs.Phase = diracv1.HostFailed
+			r.Metrics.stepFailed(o.fail.Reason)
+		} else {
+			hs.Phase = diracv1.HostWorking
+		}
+		if !isTerminalReason(o.fail.Reason) && !o.fail.Terminal {
+			s.requeueAfter(backoff(hs.Attempts))
+		}
+	default:
+		hs.Phase = diracv1.HostWorking
+		hs.Reason, hs.Message = "", s.warnings[name]
+		s.requeueAfter(max(o.wait, pollInterval))
+	}
+}
+
+// closeTier updates a tier's state after a pass and says whether the next
+// tier may start.
+func (r *VOBoxInterventionReconciler) closeTier(s *scope, tier *Tier, ts *diracv1.TierStatus) bool {
+	done, failed, pending := 0, 0, 0
+	for _, name := range tier.Hosts {
+		hs := s.hostStatus(name)
+		switch {
+		case slices.Contains(hs.CompletedTiers, tier.Condition):
+			done++
+		case hs.Phase == diracv1.HostFailed:
+			failed++
+			if s.vbi.Spec.Strategy.FailurePolicy != diracv1.FailurePolicyContinue && !isTerminalReason(hs.Reason) {
+				pending++ // Halt keeps retrying what a retry can fix
+			}
+		default:
+			pending++
+		}
+	}
+	ts.Done = int32(done)
+	if pending > 0 {
+		return false
+	}
+	now := metav1.NewTime(s.now)
+	ts.FinishedAt = &now
+	r.Metrics.observeTier(tier.Condition, ts)
+	if failed == 0 {
+		ts.State = diracv1.TierSucceeded
+		return true
+	}
+	ts.State = diracv1.TierFailed
+	return s.vbi.Spec.Strategy.FailurePolicy == diracv1.FailurePolicyContinue
+}
+
+// isComplete reports whether every tier of the current plan is done.
+func isComplete(vbi *diracv1.VOBoxIntervention) bool {
+	if len(vbi.Status.Tiers) == 0 {
+		return false
+	}
+	for _, t := range vbi.Status.Tiers {
+		if t.State != diracv1.TierSucceeded && t.State != diracv1.TierSkipped {
+			return false
+		}
+	}
+	return true
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n-3] + "..."
+}

@@ -1,0 +1,112 @@
+// Command manager runs the vobox-operator: the VOBoxIntervention controller
+// and its pooled SSH executor.
+package main
+
+import (
+	"crypto/tls"
+	"flag"
+	"os"
+	"time"
+
+	coordinationv1 "k8s.io/api/coordination/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	diracv1 "github.com/vobox-operator/vobox-operator/api/v1alpha1"
+	"github.com/vobox-operator/vobox-operator/controllers"
+	"github.com/vobox-operator/vobox-operator/internal/remote"
+)
+
+func main() {
+	var (
+		metricsAddr, probeAddr string
+		secureMetrics          bool
+		leaderElect            bool
+		leaderElectNamespace   string
+		concurrency            int
+		sshHandshakes          int
+		sshIdle                time.Duration
+	)
+	flag.StringVar(&metricsAddr, "metrics-bind-address", "0", "Address the metrics endpoint binds to, e.g. :8443 (HTTPS) or :8080 (HTTP); 0 disables it.")
+	flag.BoolVar(&secureMetrics, "metrics-secure", true, "Serve metrics over HTTPS, with authentication and authorization by the API server.")
+	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address the health and readiness probes bind to.")
+	flag.BoolVar(&leaderElect, "leader-elect", false, "Elect a leader, so that only one replica acts on hosts.")
+	flag.StringVar(&leaderElectNamespace, "leader-election-namespace", "", "Namespace of the leader-election Lease (default: the pod's).")
+	flag.IntVar(&concurrency, "max-concurrent-reconciles", 4, "Interventions worked on at once.")
+	flag.IntVar(&sshHandshakes, "ssh-max-handshakes", 0, "Concurrent SSH handshakes of the executor (0: the executor's default).")
+	flag.DurationVar(&sshIdle, "ssh-idle-timeout", 0, "Close pooled SSH connections idle this long (0: the executor's default).")
+	opts := zap.Options{Development: false}
+	opts.BindFlags(flag.CommandLine)
+	flag.Parse()
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
+	setupLog := ctrl.Log.WithName("setup")
+
+	scheme := runtime.NewScheme()
+	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
+	utilruntime.Must(diracv1.AddToScheme(scheme))
+
+	metricsOpts := metricsserver.Options{
+		BindAddress:   metricsAddr,
+		SecureServing: secureMetrics,
+		// HTTP/2 is off: it has had rapid-reset and stream-cancellation CVEs.
+		TLSOpts: []func(*tls.Config){func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} }},
+	}
+	if secureMetrics {
+		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
+	}
+	managed := labels.SelectorFromSet(labels.Set{controllers.LeaseManagedByLabel: controllers.LeaseManagedByValue})
+	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
+		Scheme:                  scheme,
+		Metrics:                 metricsOpts,
+		HealthProbeBindAddress:  probeAddr,
+		LeaderElection:          leaderElect,
+		LeaderElectionID:        "vobox-operator.dirac.vobox.io",
+		LeaderElectionNamespace: leaderElectNamespace,
+		// Only our host Leases are cached; the leader-election Lease is not.
+		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
+			&coordinationv1.Lease{}: {Label: managed},
+		}},
+	})
+	if err != nil {
+		setupLog.Error(err, "Unable to create the manager")
+		os.Exit(1)
+	}
+
+	executor := remote.NewSSHExecutor(remote.Options{MaxConcurrentHandshakes: sshHandshakes, IdleTimeout: sshIdle})
+	defer func() { _ = executor.Close() }()
+
+	ctx := ctrl.SetupSignalHandler()
+	if err := (&controllers.VOBoxInterventionReconciler{
+		Client:                  mgr.GetClient(),
+		SecretReader:            mgr.GetAPIReader(),
+		Executor:                executor,
+		Recorder:                mgr.GetEventRecorder("vobox-operator"),
+		Metrics:                 controllers.NewMetrics(nil),
+		MaxConcurrentReconciles: concurrency,
+	}).SetupWithManager(ctx, mgr); err != nil {
+		setupLog.Error(err, "Unable to set up the controller")
+		os.Exit(1)
+	}
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		setupLog.Error(err, "Unable to set up the health check")
+		os.Exit(1)
+	}
+	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+		setupLog.Error(err, "Unable to set up the readiness check")
+		os.Exit(1)
+	}
+	setupLog.Info("Starting the manager")
+	if err := mgr.Start(ctx); err != nil {
+		setupLog.Error(err, "The manager stopped with an error")
+		os.Exit(1)
+	}
+}
