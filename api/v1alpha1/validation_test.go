@@ -185,7 +185,10 @@ func TestInvalidRejected(t *testing.T) {
 		{name: "mysqlServer with ..", mutate: func(o *v1.VOBoxIntervention) { o.Spec.Layout.MysqlServer = "/opt/../bin/sh" }, want: []string{"spec.layout.mysqlServer"}},
 
 		// hosts: the list
-		{name: "empty hosts", raw: func(o map[string]any) { at(o, "spec")["hosts"] = []any{} }, want: []string{"spec.hosts"}},
+		{name: "empty hosts", raw: func(o map[string]any) {
+			at(o, "spec")["hosts"] = []any{}
+			delete(at(o, "spec"), "database")
+		}, want: []string{"spec.hosts"}},
 		{name: "missing hosts", raw: func(o map[string]any) { delete(at(o, "spec"), "hosts") }, want: []string{"spec.hosts", "Required value"}},
 		{name: "257 hosts", mutate: func(o *v1.VOBoxIntervention) {
 			o.Spec.Hosts = hosts(257, nil)
@@ -310,6 +313,7 @@ func TestValidAccepted(t *testing.T) {
 	cases := []struct {
 		name   string
 		mutate func(*v1.VOBoxIntervention)
+		raw    func(obj map[string]any)
 	}{
 		{name: "state Up", mutate: func(o *v1.VOBoxIntervention) { o.Spec.State = v1.StateUp }},
 		{name: "reason of 64 characters", mutate: func(o *v1.VOBoxIntervention) { o.Spec.Reason = strings.Repeat("x", 64) }},
@@ -336,6 +340,10 @@ func TestValidAccepted(t *testing.T) {
 			o.Spec.Database.InnodbLog.Hosts = []string{"volhcb18", "volhcb22"}
 		}},
 		{name: "path with dots inside names", mutate: func(o *v1.VOBoxIntervention) { o.Spec.Layout.DiracRoot = "/opt/dirac.v6r22/.hidden/a..b" }},
+		// Zero durations need the JSON form: the Go types omit a zero, which
+		// then reads as unset and takes the default.
+		{name: "zero settleDelay", raw: func(o map[string]any) { at(o, "spec", "checks")["settleDelay"] = "0s" }},
+		{name: "zero componentUptime", raw: func(o map[string]any) { at(o, "spec", "checks")["componentUptime"] = "0s" }},
 		{name: "compound durations", mutate: func(o *v1.VOBoxIntervention) {
 			o.Spec.Strategy.StepTimeout = duration("1h30m")
 			o.Spec.SSH.ConnectTimeout = duration("1.5s")
@@ -354,7 +362,11 @@ func TestValidAccepted(t *testing.T) {
 			if tc.mutate != nil {
 				tc.mutate(obj)
 			}
-			if err := dryRunCreate(t.Context(), toUnstructured(t, obj)); err != nil {
+			u := toUnstructured(t, obj)
+			if tc.raw != nil {
+				tc.raw(u.Object)
+			}
+			if err := dryRunCreate(t.Context(), u); err != nil {
 				t.Fatalf("rejected: %v", err)
 			}
 		})
@@ -377,8 +389,13 @@ func TestMaxHostsWithinCostBudget(t *testing.T) {
 	if n := len(obj.Spec.Hosts[0].Address); n != 253 {
 		t.Fatalf("test address has %d characters, want 253", n)
 	}
-	if err := dryRunCreate(t.Context(), toUnstructured(t, obj)); err != nil {
+	if err := k8sClient.Create(t.Context(), obj); err != nil {
 		t.Fatalf("256 hosts with unique addresses rejected: %v", err)
+	}
+	// An update runs the immutability rule too, in the same budget.
+	obj.Spec.State = v1.StateUp
+	if err := k8sClient.Update(t.Context(), obj); err != nil {
+		t.Fatalf("update of an intervention with 256 hosts rejected: %v", err)
 	}
 }
 
