@@ -87,7 +87,7 @@ func main() {
 	ctx := ctrl.SetupSignalHandler()
 	if err := (&controllers.VOBoxInterventionReconciler{
 		Client:                  mgr.GetClient(),
-		SecretReader:            mgr.GetAPIReader(),
+		APIReader:               mgr.GetAPIReader(),
 		Executor:                executor,
 		Recorder:                mgr.GetEventRecorder("vobox-operator"),
 		Metrics:                 controllers.NewMetrics(nil),

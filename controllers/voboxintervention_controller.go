@@ -42,9 +42,10 @@ type VOBoxInterventionReconciler struct {
 	Recorder events.EventRecorder
 	// Clock decides timeouts, settle delays and uptimes; defaults to the real clock.
 	Clock clock.PassiveClock
-	// SecretReader reads the SSH Secrets; the manager's API reader, so the
-	// operator needs only "get" on Secrets and caches none. Defaults to Client.
-	SecretReader client.Reader
+	// APIReader reads around the cache: the SSH Secrets (so the operator needs
+	// only "get" on Secrets and caches none) and Leases after a creation race.
+	// Defaults to the manager's API reader.
+	APIReader client.Reader
 	// Metrics records durations and outcomes; nil records nothing.
 	Metrics *Metrics
 	// MaxConcurrentReconciles is how many interventions are worked at once.
@@ -159,7 +160,7 @@ func (r *VOBoxInterventionReconciler) loadCredentials(ctx context.Context, s *sc
 	}
 	secret := &corev1.Secret{}
 	key := types.NamespacedName{Namespace: s.vbi.Namespace, Name: s.vbi.Spec.SSH.SecretRef.Name}
-	if err := r.SecretReader.Get(ctx, key, secret); err != nil {
+	if err := r.APIReader.Get(ctx, key, secret); err != nil {
 		if apierrors.IsNotFound(err) {
 			s.blocked = &failure{Reason: diracv1.ReasonSecretNotFound, Terminal: true,
 				Message: fmt.Sprintf("Secret %s named by spec.ssh.secretRef does not exist", key)}
@@ -268,8 +269,8 @@ func (r *VOBoxInterventionReconciler) SetupWithManager(ctx context.Context, mgr 
 	if r.MaxConcurrentReconciles <= 0 {
 		r.MaxConcurrentReconciles = 4
 	}
-	if r.SecretReader == nil {
-		r.SecretReader = mgr.GetAPIReader()
+	if r.APIReader == nil {
+		r.APIReader = mgr.GetAPIReader()
 	}
 	// Our own status writes do not change the generation: they must not
 	// trigger a pass. Deletion and finalizer changes must.

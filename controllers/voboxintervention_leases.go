@@ -90,7 +90,7 @@ func (r *VOBoxInterventionReconciler) acquireLease(ctx context.Context, vbi *dir
 	if err := r.Create(ctx, lease); err != nil {
 		if apierrors.IsAlreadyExists(err) {
 			// Someone won the race; read the winner from the API server.
-			if err := r.Get(ctx, key, lease); err != nil || lease.Spec.HolderIdentity == nil {
+			if err := r.APIReader.Get(ctx, key, lease); err != nil || lease.Spec.HolderIdentity == nil {
 				return "", fmt.Errorf("failed to read Lease %s after losing its creation race: %w", key, err)
 			}
 			return *lease.Spec.HolderIdentity, nil
