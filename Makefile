@@ -72,6 +72,22 @@ test: deps manifests generate fmt vet envtest ## Run every test: unit, envtest, 
 	go test -run '^$$' -fuzz '^FuzzQuote$$' -fuzztime $(FUZZTIME) ./internal/remote/
 	go test -run '^$$' -fuzz '^FuzzParseKnownHosts$$' -fuzztime $(FUZZTIME) ./internal/remote/
 
+##@ Demo
+
+KEEP ?=
+
+.PHONY: demo
+demo: deps envtest ## The main job: API server, seed lab, operator, Down → reboot → Up, summary (KEEP=1 leaves it running).
+	go build -o bin/manager .
+	go build -o bin/lab ./hack/lab
+	go build -o bin/demo ./hack/demo
+	KUBEBUILDER_ASSETS="$$(bash hack/envtest-build.sh)" bin/demo $(if $(KEEP),-keep)
+
+.PHONY: demo-down
+demo-down: ## Stop a demo left running by KEEP=1.
+	go build -o bin/lab ./hack/lab
+	go run ./hack/demo -down
+
 ##@ Build
 
 .PHONY: build
