@@ -58,6 +58,9 @@ func TestPowerStop(t *testing.T) {
 			t.Errorf("condition %s = %v, want True", c, s)
 		}
 	}
+	for _, ts := range got.Status.Tiers {
+		t.Logf("Down tier %-18s %-9s %d/%d hosts in %s", ts.Name, ts.State, ts.Done, len(ts.Hosts), ts.FinishedAt.Sub(ts.StartedAt.Time))
+	}
 	down := e.status()
 	for _, h := range down.Hosts {
 		for _, c := range h.Components {
@@ -89,8 +92,8 @@ func TestPowerStop(t *testing.T) {
 	}
 
 	// The power stop.
+	upStart := time.Now() // databases come back on their own during the reboot
 	e.labCmd("reboot", "--all")
-	upStart := time.Now()
 
 	// Up.
 	patch := client.MergeFrom(got.DeepCopy())
@@ -117,6 +120,9 @@ func TestPowerStop(t *testing.T) {
 		if h.Maintenance != labstatus.MaintenanceClear {
 			t.Errorf("after Up, %s maintenance = %s, want clear", h.Name, h.Maintenance)
 		}
+	}
+	for _, ts := range got.Status.Tiers {
+		t.Logf("Up tier %-18s %-9s %d/%d hosts in %s", ts.Name, ts.State, ts.Done, len(ts.Hosts), ts.FinishedAt.Sub(ts.StartedAt.Time))
 	}
 	checkOrder(t, e.events, e.ledger(), upStart, excluded, excludedLink)
 }

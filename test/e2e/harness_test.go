@@ -68,7 +68,7 @@ func newEnv(t *testing.T, net string, labArgs ...string) *env {
 	e := &env{t: t, dir: t.TempDir()}
 	root := repoRoot(t)
 	e.managerBin = filepath.Join(e.dir, "manager")
-	e.labBin = filepath.Join(e.dir, "lab")
+	e.labBin = filepath.Join(e.dir, "lab-bin")
 	e.mustRun(root, "go", "build", "-o", e.managerBin, ".")
 	e.mustRun(root, "go", "build", "-o", e.labBin, "./hack/lab")
 
