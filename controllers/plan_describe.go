@@ -1,0 +1,241 @@
+package controllers
+
+import (
+	"fmt"
+	"path"
+	"slices"
+	"strings"
+
+	diracv1 "github.com/vobox-operator/vobox-operator/api/v1alpha1"
+	"github.com/vobox-operator/vobox-operator/internal/remote"
+)
+
+// Placeholders stand, in a described command, for what only the host's probe
+// can tell. They are written in capitals and made of characters a shell takes
+// literally, so a rendered command line stays readable.
+const (
+	// PlaceholderLinks stands for the startup link names a step acts on.
+	PlaceholderLinks = "LINK..."
+	// PlaceholderManifest stands for the manifest's content, one line per link.
+	PlaceholderManifest = "MANIFEST"
+	// PlaceholderUID stands for the intervention's UID when it is not known yet.
+	PlaceholderUID = "UID"
+)
+
+// TierDescription is one tier of a plan as people read it: what it sets, what
+// it does and, per host, the commands the controller may run there.
+type TierDescription struct {
+	// Condition is the phase condition type the tier sets.
+	Condition string
+	// Action is the work done on each host.
+	Action Action
+	// Skipped is true when the tier is disabled (maintenance off).
+	Skipped bool
+	// Note says what holds the tier back besides the previous tier, if anything.
+	Note string
+	// Hosts are the hosts taking part, in plan order; a skipped tier's hosts
+	// have no steps.
+	Hosts []HostDescription
+}
+
+// HostDescription is one host's part in a tier.
+type HostDescription struct {
+	// Name is the host's name in spec.hosts.
+	Name string
+	// Links says which startup links the tier handles on this host; empty for
+	// maintenance and database tiers.
+	Links string
+	// Steps are the commands in the order the controller takes them. Each runs
+	// only when the probe before it says it is needed (see When), so a step
+	// that is already done on the host is not run again.
+	Steps []StepDescription
+}
+
+// StepDescription is one remote command of a host's part in a tier.
+type StepDescription struct {
+	// Name is the step as status.hosts[].lastStep.name shows it once it ran.
+	Name string
+	// On is the host the command runs on (another host for maintenance with
+	// spec.maintenance.runOn).
+	On string
+	// Command is the argv as status.hosts[].lastStep.command shows it: fixed
+	// scripts by their name ($0), arguments in full, and placeholders
+	// (PlaceholderLinks, PlaceholderManifest) for what the probe finds.
+	Command []string
+	// When says in which case the step runs; empty means every time.
+	When string
+}
+
+// CommandLine renders Command as one POSIX shell command line, quoted as the
+// executor quotes it.
+func (s StepDescription) CommandLine() string {
+	if len(s.Command) == 0 {
+		return "(no command)"
+	}
+	line, err := remote.Quote(s.Command)
+	if err != nil {
+		return strings.Join(s.Command, " ")
+	}
+	return line
+}
+
+// DescribePlan turns a spec into the tiers of its plan (BuildPlan) and, for
+// every host of every tier, the commands the controller may run there. It is
+// pure and runs nothing: link names, which only the host's probe can tell,
+// are shown as PlaceholderLinks. uid is the intervention's UID, which names
+// the on-host manifest; empty shows PlaceholderUID.
+//
+// The spec is read as the API server stores it, with its defaults applied.
+func DescribePlan(spec *diracv1.VOBoxInterventionSpec, uid string) []TierDescription {
+	if uid == "" {
+		uid = PlaceholderUID
+	}
+	// A scope over the spec alone lets the description reuse the very
+	// functions the steps use (journal, hostSpec), so the two cannot drift.
+	s := &scope{vbi: &diracv1.VOBoxIntervention{Spec: *spec.DeepCopy()}}
+	plan := BuildPlan(spec)
+	out := make([]TierDescription, 0, len(plan.Tiers))
+	for i := range plan.Tiers {
+		t := &plan.Tiers[i]
+		td := TierDescription{Condition: t.Condition, Action: t.Action, Skipped: t.Skipped}
+		if t.Action == ActionStartAgents && i > 0 {
+			td.Note = fmt.Sprintf("starts %s after %s finished (spec.checks.settleDelay)",
+				spec.Checks.SettleDelay.Duration, plan.Tiers[i-1].Condition)
+		}
+		if t.Skipped {
+			td.Note = "skipped: spec.maintenance.enabled is false"
+		}
+		for _, name := range t.Hosts {
+			hd := HostDescription{Name: name}
+			if !t.Skipped {
+				hd = describeHost(s, uid, t, name)
+			}
+			td.Hosts = append(td.Hosts, hd)
+		}
+		out = append(out, td)
+	}
+	return out
+}
+
+// describeHost lists the steps of one host in one tier, mirroring
+// runHostStep: maintenance is one command; the other tiers probe, then run
+// what the decide function of their action asks for.
+func describeHost(s *scope, uid string, t *Tier, name string) HostDescription {
+	spec := &s.vbi.Spec
+	h := s.hostSpec(name)
+	hd := HostDescription{Name: name}
+	root := spec.Layout.DiracRoot
+	startup, save := path.Join(root, "startup"), path.Join(root, "startup-save")
+	manifest := manifestName(uid)
+	links := []string{PlaceholderLinks}
+	step := func(name, when string, cmd remote.Command) StepDescription {
+		return StepDescription{Name: name, On: hd.Name, Command: displayCommand(cmd), When: when}
+	}
+	probe := func(mysql, jfrom, jto string) StepDescription {
+		reads := "the links, runit's state and the manifest"
+		if mysql != "" {
+			reads = "mysql.server, mysqld and the InnoDB journal"
+		}
+		return step("Probe", "before every step: reads "+reads,
+			remote.Command{"sh", "-c", probeScript, "vobox-probe", root, manifest, mysql, jfrom, jto})
+	}
+
+	switch t.Action {
+	case ActionSetMaintenance, ActionClearMaintenance:
+		template := spec.Maintenance.Set
+		if t.Action == ActionClearMaintenance {
+			template = spec.Maintenance.Clear
+		}
+		st := step(string(t.Action), "", maintenanceCommand(template, name, spec.Reason))
+		if spec.Maintenance.RunOn != "" {
+			st.On = spec.Maintenance.RunOn
+		}
+		hd.Steps = []StepDescription{st}
+
+	case ActionStopAgents, ActionStopServices:
+		classes := classesFor(t.Action, h.Roles)
+		hd.Links = describeLinks(h, classes, true)
+		if len(h.Exclude) > 0 {
+			hd.Links += "; parked and never restarted: " + strings.Join(h.Exclude, ", ")
+		}
+		hd.Steps = []StepDescription{
+			probe("", "", ""),
+			step("RecordManifest", "once, before anything moves: records every link of startup (target, class, up or down, excluded)",
+				remote.Command{"vobox-manifest", save, manifest, PlaceholderManifest}),
+			step("StopComponents", "the links that run", append(remote.Command{"runsvctrl", "d"}, prefixed(startup, links)...)),
+			step("KillComponents", fmt.Sprintf("the links still running after spec.strategy.stopTimeout (%s)", spec.Strategy.StopTimeout.Duration),
+				append(remote.Command{"runsvctrl", "k"}, prefixed(startup, links)...)),
+			step("DropDuplicateLinks", "a stopped link already parked in startup-save with the same target",
+				append(remote.Command{"rm", "-f", "--"}, prefixed(startup, links)...)),
+			step("ParkLinks", "the stopped links: moved to startup-save, never overwriting (mv -n -T)",
+				append(remote.Command{"sh", "-c", moveLinksScript, "vobox-park", startup, save}, links...)),
+		}
+
+	case ActionStartServices, ActionStartAgents:
+		classes := classesFor(t.Action, h.Roles)
+		hd.Links = describeLinks(h, classes, false)
+		if len(h.Exclude) > 0 {
+			hd.Links += "; left in startup-save: " + strings.Join(h.Exclude, ", ")
+		}
+		scan := logScanCommand(root, spec.Checks.ErrorPatterns, nil)
+		hd.Steps = []StepDescription{
+			probe("", "", ""),
+			step("RestoreLinks", "the parked links: moved back to startup, never overwriting (mv -n -T)",
+				append(remote.Command{"sh", "-c", moveLinksScript, "vobox-restore", save, startup}, links...)),
+			step("DropDuplicateLinks", "a parked link already back in startup with the same target",
+				append(remote.Command{"rm", "-f", "--"}, prefixed(save, links)...)),
+			step("StartComponents", "restored links that were up before the intervention and that runit holds down",
+				append(remote.Command{"runsvctrl", "u"}, prefixed(startup, links)...)),
+			step("CheckLogs", fmt.Sprintf("once every link stayed up spec.checks.componentUptime (%s): log/current lines since it started that match spec.checks.errorPatterns fail the host",
+				spec.Checks.ComponentUptime.Duration),
+				append(scan, "LINK", "SINCE...")),
+		}
+		if lastStartTier(t.Action, t.Condition, h.Roles) {
+			hd.Steps = append(hd.Steps, step("RemoveManifest", "the host's last start tier: every link is back",
+				remote.Command{"rm", "-f", "--", path.Join(save, manifest)}))
+		}
+
+	case ActionStopDatabase:
+		jfrom, jto := s.journal(name)
+		hd.Steps = []StepDescription{
+			probe(spec.Layout.MysqlServer, jfrom, jto),
+			step("StopDatabase", fmt.Sprintf("mysqld runs; then waits for it to go, up to spec.strategy.stepTimeout (%s)", spec.Strategy.StepTimeout.Duration),
+				remote.Command{spec.Layout.MysqlServer, "stop"}),
+		}
+		if jfrom != "" {
+			hd.Steps = append(hd.Steps, step("MoveJournal",
+				fmt.Sprintf("mysqld is gone: mv %s %s, then a symlink back", jfrom, jto),
+				remote.Command{"sh", "-c", journalScript, "vobox-journal", jfrom, jto}))
+		}
+
+	case ActionStartDatabase:
+		jfrom, jto := s.journal(name)
+		hd.Steps = []StepDescription{
+			probe(spec.Layout.MysqlServer, jfrom, jto),
+			step("StartDatabase", fmt.Sprintf("mysqld does not run already; then waits for it, up to spec.strategy.stepTimeout (%s)", spec.Strategy.StepTimeout.Duration),
+				remote.Command{spec.Layout.MysqlServer, "start"}),
+		}
+	}
+	return hd
+}
+
+// describeLinks says which links a component tier handles on a host, as
+// classesFor and classify decide it.
+func describeLinks(h *diracv1.HostSpec, classes []linkClass, stopping bool) string {
+	agents := slices.Contains(h.Roles, diracv1.RoleAgents)
+	services := slices.Contains(h.Roles, diracv1.RoleServices) || slices.Contains(h.Roles, diracv1.RoleFramework)
+	all, some := "every link this intervention parked", "the parked links"
+	if stopping {
+		all, some = "every startup link", "the startup links"
+	}
+	switch {
+	case len(classes) > 1 && stopping && agents:
+		return all + " still there"
+	case len(classes) > 1 || !(agents && services):
+		return all
+	case classes[0] == classAgent:
+		return some + " whose run script runs dirac-agent or dirac-executor"
+	default:
+		return some + " whose run script runs neither dirac-agent nor dirac-executor"
+	}
+}
