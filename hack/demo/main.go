@@ -236,7 +236,7 @@ func (d *demo) follow(ctx context.Context, name string) (*diracv1.VOBoxIntervent
 	defer stopWatch()
 	watch := exec.CommandContext(watchCtx, "kubectl", "get", "vbi", name, "-w", "--output-watch-events=false")
 	watch.Env = append(os.Environ(), "KUBECONFIG="+d.kubeconfig)
-	watch.Stdout = prefixWriter{d.out, "    kubectl get vbi -w | "}
+	watch.Stdout = &lineWriter{w: d.out, prefix: "    kubectl get vbi -w | "}
 	_ = watch.Start()
 	defer func() { stopWatch(); _ = watch.Wait() }()
 
@@ -248,6 +248,9 @@ func (d *demo) follow(ctx context.Context, name string) (*diracv1.VOBoxIntervent
 			return nil, err
 		}
 		for _, t := range v.Status.Tiers {
+			if v.Status.ObservedGeneration != v.Generation {
+				break // still the previous state's tiers
+			}
 			line := fmt.Sprintf("%s %d/%d", t.State, t.Done, len(t.Hosts))
 			if seen[t.Name] != line && t.State != diracv1.TierPending {
 				seen[t.Name] = line
@@ -497,6 +500,27 @@ func killMatching(paths ...string) {
 				}
 			}
 		}
+	}
+}
+
+// lineWriter prefixes whole lines of a stream written in pieces.
+type lineWriter struct {
+	w      io.Writer
+	prefix string
+	buf    []byte
+}
+
+func (l *lineWriter) Write(b []byte) (int, error) {
+	l.buf = append(l.buf, b...)
+	for {
+		i := slices.Index(l.buf, '\n')
+		if i < 0 {
+			return len(b), nil
+		}
+		if _, err := io.WriteString(l.w, l.prefix+string(l.buf[:i+1])); err != nil {
+			return 0, err
+		}
+		l.buf = l.buf[i+1:]
 	}
 }
 
