@@ -68,7 +68,7 @@ envtest: ## Build (or reuse) kube-apiserver and etcd for envtest.
 
 .PHONY: test
 test: deps manifests generate fmt vet envtest ## Run every test: unit, envtest, real sshd, lab, end to end.
-	KUBEBUILDER_ASSETS="$$(bash hack/envtest-build.sh)" go test $(GO_TEST_FLAGS) -timeout 25m -p 2 ./... -coverprofile cover.out
+	KUBEBUILDER_ASSETS="$$(bash hack/envtest-build.sh)" go test $(GO_TEST_FLAGS) -timeout 25m -p 1 ./... -coverprofile cover.out
 	go test -run '^$$' -fuzz '^FuzzQuote$$' -fuzztime $(FUZZTIME) ./internal/remote/
 	go test -run '^$$' -fuzz '^FuzzParseKnownHosts$$' -fuzztime $(FUZZTIME) ./internal/remote/
 
@@ -114,3 +114,45 @@ $(LOCALBIN):
 $(CONTROLLER_GEN): | $(LOCALBIN)
 	GOBIN=$(LOCALBIN) go install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_TOOLS_VERSION)
 	mv $(LOCALBIN)/controller-gen $(CONTROLLER_GEN)
+
+##@ Deployment (kustomize)
+# config/default is the operator as one install (namespace vobox-system, names
+# prefixed vobox-operator-), its image the default IMG. IMG replaces that image
+# in an overlay under dist/ (ignored by git), so rendering never edits a
+# tracked file.
+
+KUBECTL ?= kubectl
+INSTALLER_OVERLAY := dist/overlay
+
+.PHONY: kustomize
+kustomize: $(KUSTOMIZE) ## Install the pinned kustomize in bin/.
+
+$(KUSTOMIZE): | $(LOCALBIN)
+	GOBIN=$(LOCALBIN) go install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
+	mv $(LOCALBIN)/kustomize $(KUSTOMIZE)
+
+.PHONY: installer
+installer: $(KUSTOMIZE) ## Render config/default with IMG into dist/install.yaml, without regenerating.
+	rm -rf $(INSTALLER_OVERLAY) && mkdir -p $(INSTALLER_OVERLAY)
+	printf 'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- ../../config/default\n' >$(INSTALLER_OVERLAY)/kustomization.yaml
+	cd $(INSTALLER_OVERLAY) && $(KUSTOMIZE) edit set image ghcr.io/vobox-operator/vobox-operator=$(IMG)
+	$(KUSTOMIZE) build $(INSTALLER_OVERLAY) >dist/install.yaml.tmp && mv dist/install.yaml.tmp dist/install.yaml
+
+.PHONY: build-installer
+build-installer: manifests installer ## Generate the manifests and write dist/install.yaml (CRD, RBAC, manager) for IMG.
+
+.PHONY: deploy
+deploy: build-installer ## Deploy the operator (image IMG) to the cluster of the current kubeconfig.
+	$(KUBECTL) apply --server-side -f dist/install.yaml
+
+.PHONY: undeploy
+undeploy: installer ## Remove the operator; keeps the CRD and so every intervention (`make uninstall` removes those).
+	$(KUBECTL) delete --ignore-not-found -l 'app.kubernetes.io/component!=crd' -f dist/install.yaml
+
+.PHONY: docker-build
+docker-build: ## Build the manager image IMG (needs a Docker engine).
+	docker build -t $(IMG) .
+
+.PHONY: docker-push
+docker-push: ## Push the manager image IMG.
+	docker push $(IMG)
