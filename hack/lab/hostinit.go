@@ -99,38 +99,52 @@ func cmdInit(o *options) error {
 
 	// sshd runs in the foreground (-D) as a child of init, so that init
 	// logs its exit. SIGUSR1 starts it again if it is gone.
-	var sshdMu sync.Mutex
-	var sshdDone chan struct{} // closed once the running sshd was reaped
+	var startMu sync.Mutex     // serialises starts
+	var sshdDone chan struct{} // closed once the last sshd started was reaped
 	startSSHD := func() {
-		sshdMu.Lock()
-		done := sshdDone
-		sshdMu.Unlock()
-		if done != nil {
+		startMu.Lock()
+		defer startMu.Unlock()
+		if sshdDone != nil {
 			select {
-			case <-done:
+			case <-sshdDone:
 			case <-time.After(3 * time.Second):
 				return // still running
 			}
 		}
-		pid, exited, err := r.start("/usr/sbin/sshd", []string{"/usr/sbin/sshd", "-D", "-f", inHostHostDir + "/ssh/sshd_config",
-			"-E", inHostHostDir + "/sshd.log"}, []string{"PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", "LANG=C.UTF-8"},
-			&syscall.SysProcAttr{Setsid: true}, "/")
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "init: failed to start sshd: %v\n", err)
+		for attempt := 1; ; attempt++ {
+			began := time.Now()
+			pid, exited, err := r.start("/usr/sbin/sshd", []string{"/usr/sbin/sshd", "-D", "-f", inHostHostDir + "/ssh/sshd_config",
+				"-E", inHostHostDir + "/sshd.log"}, []string{"PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", "LANG=C.UTF-8"},
+				&syscall.SysProcAttr{Setsid: true}, "/")
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "init: failed to start sshd: %v\n", err)
+				return
+			}
+			ev(labstatus.EventSSHDStart, "sshd", fmt.Sprintf("pid=%d", pid))
+			done := make(chan struct{})
+			sshdDone = done
+			select {
+			case ws := <-exited:
+				ev(labstatus.EventSSHDExit, "sshd", fmt.Sprintf("pid=%d status=%s", pid, waitString(ws)))
+				close(done)
+				// sshd exits 255 at once when it cannot bind (a socket of
+				// the previous boot not yet closed): try again for a while.
+				if attempt < 20 && ws.Exited() && ws.ExitStatus() == 255 && time.Since(began) < 2*time.Second {
+					time.Sleep(250 * time.Millisecond)
+					continue
+				}
+				return
+			case <-time.After(500 * time.Millisecond):
+			}
+			go func() {
+				ws := <-exited
+				ev(labstatus.EventSSHDExit, "sshd", fmt.Sprintf("pid=%d status=%s", pid, waitString(ws)))
+				close(done)
+			}()
 			return
 		}
-		done = make(chan struct{})
-		sshdMu.Lock()
-		sshdDone = done
-		sshdMu.Unlock()
-		ev(labstatus.EventSSHDStart, "sshd", fmt.Sprintf("pid=%d", pid))
-		go func() {
-			ws := <-exited
-			ev(labstatus.EventSSHDExit, "sshd", fmt.Sprintf("pid=%d status=%s", pid, waitString(ws)))
-			close(done)
-		}()
 	}
-	startSSHD()
+	go startSSHD()
 
 	pid, _, err := r.start("/usr/bin/runsvdir", []string{"runsvdir", "-P", diracRoot + "/startup",
 		"log: DIRAC runsv ........................................................................................"},

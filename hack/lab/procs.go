@@ -117,8 +117,9 @@ func writeInitPid(path string, pid int) error {
 	return writeFileAtomic(path, []byte(fmt.Sprintf("%d %s\n", pid, st)), 0o644)
 }
 
-// readInit returns the host's init if it is alive (same pid and start time,
-// not a zombie), else ok false.
+// readInit returns the host's init if it is there (same pid and start time,
+// not gone: a dying init still counts until its namespace is empty), else
+// ok false.
 func readInit(h hostPaths) (hostInit, bool) {
 	b, err := os.ReadFile(h.initPid())
 	if err != nil {
@@ -133,7 +134,7 @@ func readInit(h hostPaths) (hostInit, bool) {
 		return hostInit{}, false
 	}
 	st, err := procStartTime(pid)
-	if err != nil || st != f[1] || !alive(pid) {
+	if err != nil || st != f[1] || gone(pid) {
 		return hostInit{}, false
 	}
 	return hostInit{pid: pid, start: f[1]}, true
@@ -160,7 +161,24 @@ func hostProcs(init hostInit) []proc {
 	return out
 }
 
-// killAndWait SIGKILLs the pids and waits until none is alive.
+// gone reports whether a process has fully exited: it is not in /proc, or
+// it is a zombie with no thread left. A Go program's main thread can be a
+// zombie while its other threads still exit; for a host's init that is the
+// moment the kernel is still killing the rest of the PID namespace (and
+// sockets, port 22 included, are still open).
+func gone(pid int) bool {
+	p, ok := readProc(pid)
+	if !ok {
+		return true
+	}
+	if p.state != 'Z' && p.state != 'X' {
+		return false
+	}
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	return err != nil || len(tasks) <= 1
+}
+
+// killAndWait SIGKILLs the pids and waits until every one is gone.
 func killAndWait(pids []int, timeout time.Duration) error {
 	for _, pid := range pids {
 		_ = syscall.Kill(pid, syscall.SIGKILL)
@@ -169,7 +187,7 @@ func killAndWait(pids []int, timeout time.Duration) error {
 	for {
 		var left []int
 		for _, pid := range pids {
-			if alive(pid) {
+			if !gone(pid) {
 				left = append(left, pid)
 			}
 		}
