@@ -42,8 +42,9 @@ type VOBoxInterventionReconciler struct {
 	Recorder events.EventRecorder
 	// Clock decides timeouts, settle delays and uptimes; defaults to the real clock.
 	Clock clock.PassiveClock
-	// APIReader reads around the cache: the SSH Secrets (so the operator needs
-	// only "get" on Secrets and caches none) and Leases after a creation race.
+	// APIReader reads around the cache: the intervention at the start of a
+	// pass, the SSH Secrets (so the operator needs only "get" on Secrets and
+	// caches none) and Leases after a creation race.
 	// Defaults to the manager's API reader.
 	APIReader client.Reader
 	// Metrics records durations and outcomes; nil records nothing.
@@ -65,8 +66,11 @@ type VOBoxInterventionReconciler struct {
 // Reconcile is plumbing: get, finalizer, scope, deferred status patch, then
 // the delete or normal path. The work lives in the step functions.
 func (r *VOBoxInterventionReconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, reterr error) {
+	// Read around the cache: a pass triggered before the informer saw our
+	// last status patch would otherwise replay finished steps, and the
+	// maintenance commands are not probed first.
 	vbi := &diracv1.VOBoxIntervention{}
-	if err := r.Get(ctx, req.NamespacedName, vbi); err != nil {
+	if err := r.APIReader.Get(ctx, req.NamespacedName, vbi); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	ctx = log.IntoContext(ctx, log.FromContext(ctx).WithValues("voboxintervention", klog.KObj(vbi)))
@@ -243,8 +247,13 @@ func (r *VOBoxInterventionReconciler) emitTransitions(before, after *diracv1.VOB
 		if old != nil && old.Status == c.Status && old.Reason == c.Reason {
 			continue
 		}
-		if old == nil && c.Status == metav1.ConditionFalse && c.Reason == diracv1.ReasonPending {
+		switch {
+		case old == nil && c.Status == metav1.ConditionFalse && c.Reason == diracv1.ReasonPending:
 			continue // a new plan's pending tiers are not news
+		case c.Type == diracv1.ReconcilingCondition:
+			continue // Ready says the same, for people
+		case c.Type == diracv1.StalledCondition && c.Status != metav1.ConditionTrue:
+			continue // only getting stuck is news
 		}
 		kind := corev1.EventTypeNormal
 		if (c.Type == diracv1.StalledCondition && c.Status == metav1.ConditionTrue) || c.Reason == diracv1.ReasonHostFailed {
