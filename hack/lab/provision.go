@@ -111,7 +111,7 @@ func provisionHost(p labPaths, h labstatus.LabHost, acct account, mariadbTemplat
 			c.Kind, name, extra, c.Kind, name)
 		files[rd+"/finish"] = fmt.Sprintf("#!/bin/sh\nexec /usr/local/bin/dirac-component finish %s \"$@\"\n", name)
 		files[rd+"/log/run"] = "#!/bin/sh\nexec svlogd .\n"
-		files[rd+"/log/config"] = "s10000000\nn5\n"
+		files[rd+"/log/config"] = "s1000000\nn3\n"
 		dirs = append(dirs, rd+"/log")
 		if c.Kind == labstatus.KindAgent {
 			ctl := "/opt/dirac/control/" + name

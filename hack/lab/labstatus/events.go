@@ -24,21 +24,20 @@ const TimeFormat = "2006-01-02T15:04:05.000000000Z"
 // subject) and <detail> the rest of the line (possibly empty), usually
 // key=value pairs.
 const (
-	// EventBoot: the host's init started (subject: host name; detail:
-	// init=<pid outside the host>). Every other process of the host starts
-	// after it.
+	// EventBoot: the host's init started (subject: host name). Every other
+	// process of the host starts after it.
 	EventBoot = "boot"
 	// EventReboot: "lab reboot" is about to kill every process of the host
 	// (subject: host name). A boot event follows.
 	EventReboot = "reboot"
 	// EventFreeze / EventThaw: "lab freeze" / "lab thaw" (subject: host
-	// name; detail: processes=<n> signalled).
+	// name; thaw's detail: processes=<n> continued).
 	EventFreeze = "freeze"
 	EventThaw   = "thaw"
 	// EventRekey: "lab rekey" replaced the host key (subject: host name;
 	// detail: fingerprint=SHA256:…).
 	EventRekey = "rekey"
-	// EventKillSSHD: "lab kill-sshd" (subject: sshd; detail: processes=<n>).
+	// EventKillSSHD: "lab kill-sshd", before the kill (subject: sshd).
 	EventKillSSHD = "kill-sshd"
 	// EventSSHDStart / EventSSHDExit: the host's sshd listener started or
 	// exited (subject: sshd; detail: pid=<pid> [status=…]).
