@@ -62,7 +62,7 @@ type StepDescription struct {
 	// scripts by their name ($0), arguments in full, and placeholders
 	// (PlaceholderLinks, PlaceholderManifest) for what the probe finds.
 	Command []string
-	// When says in which case the step runs; empty means every time.
+	// When says in which case the step runs, as a sentence for people.
 	When string
 }
 
@@ -162,12 +162,12 @@ func describeHost(s *scope, uid string, t *Tier, name string) HostDescription {
 			probe("", "", ""),
 			step("RecordManifest", "once, before anything moves: records every link of startup (target, class, up or down, excluded)",
 				remote.Command{"vobox-manifest", save, manifest, PlaceholderManifest}),
-			step("StopComponents", "the links that run", append(remote.Command{"runsvctrl", "d"}, prefixed(startup, links)...)),
-			step("KillComponents", fmt.Sprintf("the links still running after spec.strategy.stopTimeout (%s)", spec.Strategy.StopTimeout.Duration),
+			step("StopComponents", "for the links that run", append(remote.Command{"runsvctrl", "d"}, prefixed(startup, links)...)),
+			step("KillComponents", fmt.Sprintf("for the links still running after spec.strategy.stopTimeout (%s)", spec.Strategy.StopTimeout.Duration),
 				append(remote.Command{"runsvctrl", "k"}, prefixed(startup, links)...)),
-			step("DropDuplicateLinks", "a stopped link already parked in startup-save with the same target",
+			step("DropDuplicateLinks", "for a stopped link already parked in startup-save with the same target",
 				append(remote.Command{"rm", "-f", "--"}, prefixed(startup, links)...)),
-			step("ParkLinks", "the stopped links: moved to startup-save, never overwriting (mv -n -T)",
+			step("ParkLinks", "for the stopped links: moves them to startup-save, never overwriting (mv -n -T)",
 				append(remote.Command{"sh", "-c", moveLinksScript, "vobox-park", startup, save}, links...)),
 		}
 
@@ -180,18 +180,18 @@ func describeHost(s *scope, uid string, t *Tier, name string) HostDescription {
 		scan := logScanCommand(root, spec.Checks.ErrorPatterns, nil)
 		hd.Steps = []StepDescription{
 			probe("", "", ""),
-			step("RestoreLinks", "the parked links: moved back to startup, never overwriting (mv -n -T)",
+			step("RestoreLinks", "for the parked links: moves them back to startup, never overwriting (mv -n -T)",
 				append(remote.Command{"sh", "-c", moveLinksScript, "vobox-restore", save, startup}, links...)),
-			step("DropDuplicateLinks", "a parked link already back in startup with the same target",
+			step("DropDuplicateLinks", "for a parked link already back in startup with the same target",
 				append(remote.Command{"rm", "-f", "--"}, prefixed(save, links)...)),
-			step("StartComponents", "restored links that were up before the intervention and that runit holds down",
+			step("StartComponents", "for restored links that were up before the intervention and that runit holds down",
 				append(remote.Command{"runsvctrl", "u"}, prefixed(startup, links)...)),
-			step("CheckLogs", fmt.Sprintf("once every link stayed up spec.checks.componentUptime (%s): log/current lines since it started that match spec.checks.errorPatterns fail the host",
+			step("CheckLogs", fmt.Sprintf("once every link stayed up spec.checks.componentUptime (%s): fails the host on log/current lines since the start that match spec.checks.errorPatterns",
 				spec.Checks.ComponentUptime.Duration),
 				append(scan, "LINK", "SINCE...")),
 		}
 		if lastStartTier(t.Action, t.Condition, h.Roles) {
-			hd.Steps = append(hd.Steps, step("RemoveManifest", "the host's last start tier: every link is back",
+			hd.Steps = append(hd.Steps, step("RemoveManifest", "after the host's last start tier, once every link is back",
 				remote.Command{"rm", "-f", "--", path.Join(save, manifest)}))
 		}
 
@@ -199,12 +199,12 @@ func describeHost(s *scope, uid string, t *Tier, name string) HostDescription {
 		jfrom, jto := s.journal(name)
 		hd.Steps = []StepDescription{
 			probe(spec.Layout.MysqlServer, jfrom, jto),
-			step("StopDatabase", fmt.Sprintf("mysqld runs; then waits for it to go, up to spec.strategy.stepTimeout (%s)", spec.Strategy.StepTimeout.Duration),
+			step("StopDatabase", fmt.Sprintf("if mysqld runs; then waits for it to stop, up to spec.strategy.stepTimeout (%s)", spec.Strategy.StepTimeout.Duration),
 				remote.Command{spec.Layout.MysqlServer, "stop"}),
 		}
 		if jfrom != "" {
 			hd.Steps = append(hd.Steps, step("MoveJournal",
-				fmt.Sprintf("mysqld is gone: mv %s %s, then a symlink back", jfrom, jto),
+				fmt.Sprintf("once mysqld is gone: mv %s %s, then a symlink back", jfrom, jto),
 				remote.Command{"sh", "-c", journalScript, "vobox-journal", jfrom, jto}))
 		}
 
@@ -212,7 +212,7 @@ func describeHost(s *scope, uid string, t *Tier, name string) HostDescription {
 		jfrom, jto := s.journal(name)
 		hd.Steps = []StepDescription{
 			probe(spec.Layout.MysqlServer, jfrom, jto),
-			step("StartDatabase", fmt.Sprintf("mysqld does not run already; then waits for it, up to spec.strategy.stepTimeout (%s)", spec.Strategy.StepTimeout.Duration),
+			step("StartDatabase", fmt.Sprintf("unless mysqld already runs; then waits for it, up to spec.strategy.stepTimeout (%s)", spec.Strategy.StepTimeout.Duration),
 				remote.Command{spec.Layout.MysqlServer, "start"}),
 		}
 	}

@@ -1,0 +1,104 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	diracv1 "github.com/vobox-operator/vobox-operator/api/v1alpha1"
+)
+
+// setState returns the command that merge-patches spec.state.
+func setState(state diracv1.State) func(context.Context, env, *options, client.Client, types.NamespacedName) error {
+	return func(ctx context.Context, e env, _ *options, c client.Client, key types.NamespacedName) error {
+		vbi, err := get(ctx, c, key)
+		if err != nil {
+			return err
+		}
+		if vbi.Spec.State == state {
+			fmt.Fprintf(e.stdout, "voboxintervention %s: spec.state is already %s; nothing changed\n", key, state)
+			return nil
+		}
+		was := vbi.Spec.State
+		if err := mergePatch(ctx, c, vbi, map[string]any{"state": state}); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "voboxintervention %s: spec.state %s -> %s\n", key, was, state)
+		if vbi.Spec.Suspend {
+			fmt.Fprintf(e.stderr, "warning: spec.suspend is true: nothing runs until 'kubectl vobox resume %s -n %s'\n", key.Name, key.Namespace)
+		}
+		warnGitOps(e, vbi, "spec.state")
+		fmt.Fprintf(e.stdout, "Follow it with: kubectl vobox status %s -n %s\n", key.Name, key.Namespace)
+		return nil
+	}
+}
+
+// setSuspend returns the command that merge-patches spec.suspend.
+func setSuspend(suspend bool) func(context.Context, env, *options, client.Client, types.NamespacedName) error {
+	return func(ctx context.Context, e env, _ *options, c client.Client, key types.NamespacedName) error {
+		vbi, err := get(ctx, c, key)
+		if err != nil {
+			return err
+		}
+		if vbi.Spec.Suspend == suspend {
+			was := "not suspended"
+			if suspend {
+				was = "suspended"
+			}
+			fmt.Fprintf(e.stdout, "voboxintervention %s: already %s; nothing changed\n", key, was)
+			return nil
+		}
+		if err := mergePatch(ctx, c, vbi, map[string]any{"suspend": suspend}); err != nil {
+			return err
+		}
+		if suspend {
+			fmt.Fprintf(e.stdout, "voboxintervention %s: suspended; steps already running finish, no new step starts\n", key)
+		} else {
+			fmt.Fprintf(e.stdout, "voboxintervention %s: resumed; the operator carries on from the hosts' real state\n", key)
+		}
+		warnGitOps(e, vbi, "spec.suspend")
+		return nil
+	}
+}
+
+// mergePatch sends a JSON merge patch of the given spec fields: only those
+// fields change, whatever else another writer did since the read.
+func mergePatch(ctx context.Context, c client.Client, vbi *diracv1.VOBoxIntervention, spec map[string]any) error {
+	body, err := json.Marshal(map[string]any{"spec": spec})
+	if err != nil {
+		return fmt.Errorf("failed to encode the patch: %w", err)
+	}
+	if err := c.Patch(ctx, vbi, client.RawPatch(types.MergePatchType, body)); err != nil {
+		return fmt.Errorf("failed to patch voboxintervention %s/%s with %s: %w", vbi.Namespace, vbi.Name, body, err)
+	}
+	return nil
+}
+
+// warnGitOps warns when a GitOps tool applies the object: the change made
+// here is reverted at its next sync unless it is made in Git too.
+func warnGitOps(e env, vbi *diracv1.VOBoxIntervention, field string) {
+	if tool := gitOpsOwner(vbi); tool != "" {
+		fmt.Fprintf(e.stderr, "warning: %s applies this object from Git: change %s in Git too, or its next sync reverts this\n", tool, field)
+	}
+}
+
+// gitOpsOwner names the GitOps tool that applies an object, if its labels
+// or annotations tell.
+func gitOpsOwner(vbi *diracv1.VOBoxIntervention) string {
+	for k := range vbi.Labels {
+		if strings.HasPrefix(k, "kustomize.toolkit.fluxcd.io/") || strings.HasPrefix(k, "helm.toolkit.fluxcd.io/") {
+			return "Flux"
+		}
+	}
+	if _, ok := vbi.Labels["argocd.argoproj.io/instance"]; ok {
+		return "Argo CD"
+	}
+	if _, ok := vbi.Annotations["argocd.argoproj.io/tracking-id"]; ok {
+		return "Argo CD"
+	}
+	return ""
+}
