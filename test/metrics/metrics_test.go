@@ -1,0 +1,186 @@
+// Package metrics_test scrapes the operator's metrics endpoint as Prometheus
+// would: the manager binary runs as its own process against a real API
+// server, and an intervention whose Secret is missing must show up as a
+// Failed intervention with the SSH and step metrics registered beside it.
+package metrics_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/knownhosts"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	diracv1 "github.com/vobox-operator/vobox-operator/api/v1alpha1"
+)
+
+func TestMetricsEndpoint(t *testing.T) {
+	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
+		t.Fatal("KUBEBUILDER_ASSETS is not set: run the tests with `make test`, which builds the control plane")
+	}
+	dir := t.TempDir()
+	root, _ := filepath.Abs(filepath.Join("..", ".."))
+	manager := filepath.Join(dir, "manager")
+	if out, err := exec.Command("go", "build", "-C", root, "-o", manager, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+
+	env := &envtest.Environment{CRDDirectoryPaths: []string{filepath.Join(root, "config", "crd", "bases")}, ErrorIfCRDPathMissing: true}
+	cfg, err := env.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = env.Stop() })
+	user, err := env.AddUser(envtest.User{Name: "metrics-admin", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kc, err := user.KubeConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	kubeconfig := filepath.Join(dir, "kubeconfig")
+	if err := os.WriteFile(kubeconfig, kc, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	addr := freeAddr(t)
+	cmd := exec.Command(manager, "--metrics-bind-address="+addr, "--metrics-secure=false", "--health-probe-bind-address=0")
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
+	logf, _ := os.Create(filepath.Join(dir, "operator.log"))
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _, _ = cmd.Process.Wait() })
+
+	scheme := runtime.NewScheme()
+	_ = diracv1.AddToScheme(scheme)
+	_ = corev1.AddToScheme(scheme)
+	k8s, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vbi := &diracv1.VOBoxIntervention{
+		ObjectMeta: metav1.ObjectMeta{Name: "no-secret", Namespace: "default"},
+		Spec: diracv1.VOBoxInterventionSpec{
+			State: diracv1.StateDown, Reason: "power stop",
+			SSH:   diracv1.SSHSpec{SecretRef: diracv1.SecretReference{Name: "absent"}},
+			Hosts: []diracv1.HostSpec{{Name: "volhcb20", Address: "127.0.0.2", Roles: []diracv1.Role{diracv1.RoleAgents}}},
+		},
+	}
+	if err := k8s.Create(context.Background(), vbi); err != nil {
+		t.Fatal(err)
+	}
+
+	// A second intervention with a usable Secret, aimed at a port where
+	// nothing listens: its steps fail, which the step and SSH metrics count.
+	secret := sshSecret(t, "lab-ssh", "127.0.0.3")
+	if err := k8s.Create(context.Background(), secret); err != nil {
+		t.Fatal(err)
+	}
+	refused := vbi.DeepCopy()
+	refused.ObjectMeta = metav1.ObjectMeta{Name: "refused", Namespace: "default"}
+	refused.Spec.SSH = diracv1.SSHSpec{SecretRef: diracv1.SecretReference{Name: "lab-ssh"}, Port: 1}
+	refused.Spec.Hosts[0].Address = "127.0.0.3"
+	if err := k8s.Create(context.Background(), refused); err != nil {
+		t.Fatal(err)
+	}
+
+	want := []string{
+		`vobox_interventions{intervention="no-secret",namespace="default",phase="Failed"} 1`,
+		`vobox_hosts{intervention="no-secret",namespace="default",phase="Pending"} 1`,
+		"vobox_status_writes_total",
+		`vobox_step_duration_seconds_count{outcome="failure",step="SetMaintenance"}`,
+		`vobox_ssh_handshake_failures_total`,
+		"# TYPE vobox_ssh_open_connections gauge",
+		"controller_runtime_reconcile_total",
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	var body string
+	for time.Now().Before(deadline) {
+		body = scrape(addr)
+		missing := 0
+		for _, w := range want {
+			if !strings.Contains(body, w) {
+				missing++
+			}
+		}
+		if missing == 0 {
+			return
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	for _, w := range want {
+		if !strings.Contains(body, w) {
+			t.Errorf("metrics endpoint lacks %q", w)
+		}
+	}
+	raw, _ := os.ReadFile(filepath.Join(dir, "operator.log"))
+	t.Logf("operator log:\n%s", raw)
+}
+
+// sshSecret makes a Secret of type kubernetes.io/ssh-auth with a fresh
+// client key and a known_hosts entry for address.
+func sshSecret(t *testing.T, name, address string) *corev1.Secret {
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, err := ssh.MarshalPrivateKey(priv, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hostPub, _, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hostKey, err := ssh.NewPublicKey(hostPub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"},
+		Type:       corev1.SecretTypeSSHAuth,
+		Data: map[string][]byte{
+			corev1.SSHAuthPrivateKey: pem.EncodeToMemory(block),
+			"known_hosts":            []byte(knownhosts.Line([]string{address + ":1"}, hostKey) + "\n"),
+		},
+	}
+}
+
+func scrape(addr string) string {
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		return ""
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+func freeAddr(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return fmt.Sprintf("127.0.0.1:%d", l.Addr().(*net.TCPAddr).Port)
+}
