@@ -156,3 +156,9 @@ docker-build: ## Build the manager image IMG (needs a Docker engine).
 .PHONY: docker-push
 docker-push: ## Push the manager image IMG.
 	docker push $(IMG)
+
+##@ kubectl plugin
+
+.PHONY: kubectl-vobox
+kubectl-vobox: ## Build the kubectl plugin bin/kubectl-vobox (with bin/ on PATH: kubectl vobox plan|status|down|up|suspend|resume NAME).
+	go build -o bin/kubectl-vobox ./cmd/kubectl-vobox

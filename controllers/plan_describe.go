@@ -133,8 +133,11 @@ func describeHost(s *scope, uid string, t *Tier, name string) HostDescription {
 	}
 	probe := func(mysql, jfrom, jto string) StepDescription {
 		reads := "the links, runit's state and the manifest"
-		if mysql != "" {
+		switch {
+		case jfrom != "":
 			reads = "mysql.server, mysqld and the InnoDB journal"
+		case mysql != "":
+			reads = "mysql.server and mysqld"
 		}
 		return step("Probe", "before every step: reads "+reads,
 			remote.Command{"sh", "-c", probeScript, "vobox-probe", root, manifest, mysql, jfrom, jto})
