@@ -243,10 +243,15 @@ func (e *SSHExecutor) Run(ctx context.Context, target Target, cmd Command) (Resu
 
 func (e *SSHExecutor) run(ctx context.Context, t Target, cmd Command) (Result, error) {
 	start := time.Now()
-	line, err := Quote(cmd)
+	quoted, err := Quote(cmd)
 	if err != nil {
 		return Result{}, err
 	}
+	if strings.HasPrefix(cmd[0], "-") {
+		// The shell's exec would take it for an option.
+		return Result{}, &InvalidRequestError{Field: "command[0]", Msg: "program name must not begin with '-'"}
+	}
+	line := watchdog + quoted + " 3<&-"
 	if err := validateTarget(t); err != nil {
 		return Result{}, err
 	}
@@ -262,7 +267,7 @@ func (e *SSHExecutor) run(ctx context.Context, t Target, cmd Command) (Result, e
 	// again: once on a fresh connection when the pooled one turns out broken,
 	// and with a short backoff while the host refuses more sessions.
 	redialled := false
-	backoff := 2 * time.Millisecond
+	backoff, refusals := 2*time.Millisecond, 0
 	for {
 		c, err := e.acquire(ctx, t, hostport)
 		if err != nil {
@@ -277,11 +282,14 @@ func (e *SSHExecutor) run(ctx context.Context, t Target, cmd Command) (Result, e
 		case retry.broken && !redialled:
 			redialled = true
 			continue
-		case retry.prohibited && backoff <= 256*time.Millisecond:
-			if err := sleepCtx(ctx, backoff); err != nil {
+		case retry.refused && refusals < maxSessionRefusals:
+			// sshd counts a session until its server loop has cleaned it up,
+			// a moment after the client saw it end.
+			refusals++
+			if err := sleepCtx(ctx, jitter(backoff)); err != nil {
 				return Result{}, &TimeoutError{Host: hostport, Op: opCommand, After: time.Since(start), Err: err}
 			}
-			backoff *= 2
+			backoff = min(2*backoff, 200*time.Millisecond)
 			continue
 		}
 		return Result{}, &ConnectionError{Host: hostport, Op: opSession, Err: retry.err}
@@ -340,8 +348,9 @@ func (e *SSHExecutor) acquire(ctx context.Context, t Target, hostport string) (*
 			e.mu.Lock()
 			c.waiters--
 			if c.waiters == 0 && !c.isReady() {
-				// Nobody wants this connection any more.
-				c.cancelDial()
+				// Nobody wants this connection any more. Take it out of the
+				// pool now, so that no new caller waits for a cancelled dial.
+				e.retireLocked(c)
 			}
 			e.mu.Unlock()
 			return nil, &TimeoutError{Host: hostport, Op: opConnect, After: time.Since(start), Err: context.Cause(ctx)}
@@ -673,13 +682,30 @@ func isReset(err error) bool {
 		strings.Contains(err.Error(), "connection reset by peer")
 }
 
+// maxSessionRefusals bounds the retries of a session the host refused, in
+// case its MaxSessions is below Options.MaxSessionsPerConnection.
+const maxSessionRefusals = 20
+
+// watchdog prefixes every remote command line so that the command dies with
+// its session, even where sshd ignores signal requests (root logins). It keeps
+// the session's stdin on fd 3 for a background reader and gives the command
+// /dev/null instead; the client holds stdin open until the command ends, and
+// closes it (EOF) only to abandon the command, or the connection dies. On
+// EOF the reader kills the session's process group (sshd makes the command a
+// session leader), unless the command already ended: the client closes stdin
+// only after sshd reaped it, so "kill -0 $$" fails then and background
+// processes the command left behind survive, as they would without the
+// watchdog. The command then replaces the shell (exec), so its exit status
+// and terminating signal reach the client unchanged.
+const watchdog = `exec 3<&0 </dev/null; { while read -r _ <&3; do :; done; kill -0 $$ && kill -KILL 0; } >/dev/null 2>&1 & exec `
+
 // sessionRetry reports a session that could not be opened, so nothing ran.
 type sessionRetry struct {
 	err error
 	// broken: the connection is gone; a fresh one may work.
 	broken bool
-	// prohibited: the host refused another session (sshd MaxSessions).
-	prohibited bool
+	// refused: the host refused another session (sshd MaxSessions).
+	refused bool
 }
 
 func (s *sessionRetry) Error() string { return "failed to open SSH session: " + s.err.Error() }
@@ -781,7 +807,7 @@ func runSession(ctx context.Context, c *conn, line string, stdout, stderr io.Wri
 	if err != nil {
 		var oce *ssh.OpenChannelError
 		if errors.As(err, &oce) {
-			return sessionOutcome{err: &sessionRetry{err: err, prohibited: oce.Reason == ssh.Prohibited}}
+			return sessionOutcome{err: &sessionRetry{err: err, refused: true}}
 		}
 		// Anything but a rejection means the connection is unusable.
 		_ = c.client.Close()
@@ -789,8 +815,16 @@ func runSession(ctx context.Context, c *conn, line string, stdout, stderr io.Wri
 	}
 	defer sess.Close()
 	sess.Stdout, sess.Stderr = stdout, stderr
+	// Held open until the command ends: its EOF triggers the watchdog.
+	stdin, err := sess.StdinPipe()
+	if err != nil {
+		return sessionOutcome{opened: true, err: err}
+	}
 	stop := context.AfterFunc(ctx, func() {
-		// sshd delivers it to the command's process group (OpenSSH >= 7.9).
+		_ = stdin.Close()
+		// sshd delivers the signal to the command's process group, but only
+		// when privilege separation is on, which is not the case for root
+		// logins; the watchdog covers those.
 		_ = sess.Signal(ssh.SIGKILL)
 		_ = sess.Close()
 	})
