@@ -122,6 +122,8 @@ $(CONTROLLER_GEN): | $(LOCALBIN)
 # tracked file.
 
 KUBECTL ?= kubectl
+# Where the installer is written; the deploy test writes its own elsewhere.
+INSTALLER ?= dist/install.yaml
 INSTALLER_OVERLAY := dist/overlay
 
 .PHONY: kustomize
@@ -132,22 +134,22 @@ $(KUSTOMIZE): | $(LOCALBIN)
 	mv $(LOCALBIN)/kustomize $(KUSTOMIZE)
 
 .PHONY: installer
-installer: $(KUSTOMIZE) ## Render config/default with IMG into dist/install.yaml, without regenerating.
-	rm -rf $(INSTALLER_OVERLAY) && mkdir -p $(INSTALLER_OVERLAY)
+installer: $(KUSTOMIZE) ## Render config/default with IMG into dist/install.yaml (or INSTALLER), without regenerating.
+	rm -rf $(INSTALLER_OVERLAY) && mkdir -p $(INSTALLER_OVERLAY) $(dir $(INSTALLER))
 	printf 'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- ../../config/default\n' >$(INSTALLER_OVERLAY)/kustomization.yaml
 	cd $(INSTALLER_OVERLAY) && $(KUSTOMIZE) edit set image ghcr.io/vobox-operator/vobox-operator=$(IMG)
-	$(KUSTOMIZE) build $(INSTALLER_OVERLAY) >dist/install.yaml.tmp && mv dist/install.yaml.tmp dist/install.yaml
+	$(KUSTOMIZE) build $(INSTALLER_OVERLAY) >$(INSTALLER).tmp && mv $(INSTALLER).tmp $(INSTALLER)
 
 .PHONY: build-installer
 build-installer: manifests installer ## Generate the manifests and write dist/install.yaml (CRD, RBAC, manager) for IMG.
 
 .PHONY: deploy
 deploy: build-installer ## Deploy the operator (image IMG) to the cluster of the current kubeconfig.
-	$(KUBECTL) apply --server-side -f dist/install.yaml
+	$(KUBECTL) apply --server-side -f $(INSTALLER)
 
 .PHONY: undeploy
 undeploy: installer ## Remove the operator; keeps the CRD and so every intervention (`make uninstall` removes those).
-	$(KUBECTL) delete --ignore-not-found -l 'app.kubernetes.io/component!=crd' -f dist/install.yaml
+	$(KUBECTL) delete --ignore-not-found -l 'app.kubernetes.io/component!=crd' -f $(INSTALLER)
 
 .PHONY: docker-build
 docker-build: ## Build the manager image IMG (needs a Docker engine).
