@@ -122,7 +122,14 @@ func makeTarget(args ...string) ([]byte, error) {
 // runKubectl runs kubectl against the test API server.
 func runKubectl(t *testing.T, args ...string) string {
 	t.Helper()
+	return runKubectlStdin(t, "", args...)
+}
+
+// runKubectlStdin runs kubectl with stdin.
+func runKubectlStdin(t *testing.T, stdin string, args ...string) string {
+	t.Helper()
 	cmd := exec.Command(kubectl, append([]string{"--kubeconfig", kubeconfig}, args...)...)
+	cmd.Stdin = strings.NewReader(stdin)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
@@ -443,4 +450,66 @@ func testPeopleRBAC(t *testing.T) {
 		{verb: "get", path: "/metrics", allow: false},
 		{verb: "list", group: group, resource: vbi, namespace: prod, allow: false},
 	})
+}
+
+// argocdCM is Argo CD's argocd-cm as its installer leaves it after an
+// administrator set a key, applied server-side under kubectl's default field
+// manager (Argo CD's documented install is a server-side apply).
+const argocdCM = `apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: argocd-cm
+  namespace: %s
+  labels:
+    app.kubernetes.io/name: argocd-cm
+    app.kubernetes.io/part-of: argocd
+data:
+  url: https://argocd.example.org
+`
+
+// TestArgoCDHealthInstall installs config/argocd as docs/gitops.md says, onto
+// an argocd-cm that already holds other keys: the health check is added, and
+// nothing else changes. It also shows why the doc insists on a field manager
+// of its own: under kubectl's default one, the same apply drops the url.
+func TestArgoCDHealthInstall(t *testing.T) {
+	ctx := context.Background()
+	script, err := os.ReadFile(filepath.Join("..", "..", "config", "argocd", "health.lua"))
+	if err != nil {
+		t.Fatalf("failed to read health.lua: %v", err)
+	}
+	const key = "resource.customizations.health.dirac.vobox.io_VOBoxIntervention"
+	getCM := func(ns string) *corev1.ConfigMap {
+		t.Helper()
+		cm := &corev1.ConfigMap{}
+		if err := k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "argocd-cm"}, cm); err != nil {
+			t.Fatalf("failed to get argocd-cm: %v", err)
+		}
+		return cm
+	}
+	for _, ns := range []string{"argocd", "argocd-default-manager"} {
+		if err := k8sClient.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); client.IgnoreAlreadyExists(err) != nil {
+			t.Fatalf("failed to create namespace %s: %v", ns, err)
+		}
+		runKubectlStdin(t, fmt.Sprintf(argocdCM, ns), "apply", "--server-side", "-f", "-")
+	}
+
+	config := filepath.Join("..", "..", "config", "argocd")
+	for range 2 { // a second apply changes nothing
+		runKubectl(t, "apply", "--server-side", "--field-manager=vobox-operator", "-k", config)
+	}
+	cm := getCM("argocd")
+	if cm.Data[key] != string(script) {
+		t.Errorf("argocd-cm %s is not health.lua:\n%s", key, cm.Data[key])
+	}
+	if cm.Data["url"] != "https://argocd.example.org" || cm.Labels["app.kubernetes.io/name"] != "argocd-cm" {
+		t.Errorf("installing the health check changed argocd-cm's other fields: data %v, labels %v", cm.Data, cm.Labels)
+	}
+
+	rendered := runKubectl(t, "kustomize", config)
+	rendered = strings.Replace(rendered, "namespace: argocd\n", "namespace: argocd-default-manager\n", 1)
+	runKubectlStdin(t, rendered, "apply", "--server-side", "-f", "-")
+	if cm := getCM("argocd-default-manager"); cm.Data[key] == "" || cm.Data["url"] != "" {
+		t.Errorf("under kubectl's default field manager the apply was expected to take over argocd-cm and drop url "+
+			"(if kubectl changed, update config/argocd and docs/gitops.md); data: %v", cm.Data)
+	}
 }
