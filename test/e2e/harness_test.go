@@ -5,15 +5,22 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -24,20 +31,11 @@ import (
 	"github.com/vobox-operator/vobox-operator/hack/lab/labstatus"
 )
 
-// env is one end-to-end environment: a real API server (envtest), the
-// operator built and run as its own process, and a lab of simulated VOBoxes.
-type env struct {
-	t          *testing.T
-	dir        string
-	kubeconfig string
-	k8s        client.Client
-	lab        *labstatus.Lab
-	labBin     string
-	labDir     string
-	operator   *exec.Cmd
-	opLog      string
-	managerBin string
-}
+// The package shares what is costly to make: the manager and lab binaries
+// are built once, one API server (envtest) serves every test, and the tests
+// that do not kill the operator share one operator process. Each test has its
+// own namespace and its own lab on its own loopback network (--net 127.40+),
+// so tests can run in parallel (go test runs at most GOMAXPROCS at once).
 
 var scheme = func() *runtime.Scheme {
 	s := runtime.NewScheme()
@@ -46,60 +44,184 @@ var scheme = func() *runtime.Scheme {
 	return s
 }()
 
-// repoRoot is the module root, two levels up from this package.
-func repoRoot(t *testing.T) string {
-	wd, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return filepath.Clean(filepath.Join(wd, "..", ".."))
+// suite is what TestMain sets up for the whole package.
+var suite struct {
+	root       string
+	dir        string
+	kubeconfig string
+	managerBin string
+	labBin     string
+	k8s        client.Client
+
+	sharedOnce sync.Once
+	shared     *operator
+	sharedErr  error
+
+	// ownRunning counts the operators tests started for themselves; the
+	// shared one must not run at the same time (both would act).
+	mu         sync.Mutex
+	ownRunning int
 }
 
-// newEnv starts the API server, builds the operator and the lab, and brings a
-// lab up with the given arguments on its own loopback network.
-func newEnv(t *testing.T, net string, labArgs ...string) *env {
-	t.Helper()
+func TestMain(m *testing.M) { os.Exit(runMain(m)) }
+
+func runMain(m *testing.M) int {
 	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
-		t.Fatal("KUBEBUILDER_ASSETS is not set: run the tests with `make test`, which builds the control plane")
+		fmt.Fprintln(os.Stderr, "KUBEBUILDER_ASSETS is not set: run the tests with `make test`, which builds the control plane")
+		return 1
 	}
 	if os.Geteuid() != 0 {
-		t.Fatal("the end-to-end tests need root for the lab: run `make test` as root")
+		fmt.Fprintln(os.Stderr, "the end-to-end tests need root for the lab: run `make test` as root")
+		return 1
 	}
-	e := &env{t: t, dir: t.TempDir()}
-	root := repoRoot(t)
-	e.managerBin = filepath.Join(e.dir, "manager")
-	e.labBin = filepath.Join(e.dir, "lab-bin")
-	e.mustRun(root, "go", "build", "-o", e.managerBin, ".")
-	e.mustRun(root, "go", "build", "-o", e.labBin, "./hack/lab")
+	wd, err := os.Getwd()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	suite.root = filepath.Clean(filepath.Join(wd, "..", ".."))
+	if suite.dir, err = os.MkdirTemp("", "vobox-e2e-"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(suite.dir)
+
+	suite.managerBin = filepath.Join(suite.dir, "manager")
+	suite.labBin = filepath.Join(suite.dir, "lab-bin")
+	for _, b := range [][]string{{"-o", suite.managerBin, "."}, {"-o", suite.labBin, "./hack/lab"}} {
+		cmd := exec.Command("go", append([]string{"build"}, b...)...)
+		cmd.Dir = suite.root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "go build %s: %v\n%s", strings.Join(b, " "), err, out)
+			return 1
+		}
+	}
 
 	testEnv := &envtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join(root, "config", "crd", "bases")},
+		CRDDirectoryPaths:     []string{filepath.Join(suite.root, "config", "crd", "bases")},
 		ErrorIfCRDPathMissing: true,
 	}
 	cfg, err := testEnv.Start()
 	if err != nil {
-		t.Fatalf("failed to start envtest: %v", err)
+		fmt.Fprintf(os.Stderr, "failed to start envtest: %v\n", err)
+		return 1
 	}
-	t.Cleanup(func() { _ = testEnv.Stop() })
+	defer func() { _ = testEnv.Stop() }()
 	user, err := testEnv.AddUser(envtest.User{Name: "e2e-admin", Groups: []string{"system:masters"}}, nil)
 	if err != nil {
-		t.Fatalf("failed to add an envtest user: %v", err)
+		fmt.Fprintf(os.Stderr, "failed to add an envtest user: %v\n", err)
+		return 1
 	}
 	kc, err := user.KubeConfig()
 	if err != nil {
-		t.Fatal(err)
+		fmt.Fprintln(os.Stderr, err)
+		return 1
 	}
-	e.kubeconfig = filepath.Join(e.dir, "kubeconfig")
-	if err := os.WriteFile(e.kubeconfig, kc, 0o600); err != nil {
-		t.Fatal(err)
+	suite.kubeconfig = filepath.Join(suite.dir, "kubeconfig")
+	if err := os.WriteFile(suite.kubeconfig, kc, 0o600); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
 	}
-	if e.k8s, err = client.New(cfg, client.Options{Scheme: scheme}); err != nil {
-		t.Fatal(err)
+	if suite.k8s, err = client.New(cfg, client.Options{Scheme: scheme}); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
 	}
 
-	e.labDir = filepath.Join(e.dir, "lab")
+	code := m.Run()
+	if suite.shared != nil {
+		suite.shared.stop()
+	}
+	return code
+}
+
+// operator is the manager binary run as its own process, as a user runs it.
+type operator struct {
+	logPath string
+
+	mu     sync.Mutex
+	cmd    *exec.Cmd
+	log    *os.File
+	starts int
+}
+
+func newOperator(logPath string) *operator { return &operator{logPath: logPath} }
+
+// start runs the manager; its output is appended to logPath.
+func (o *operator) start() error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.cmd != nil {
+		return fmt.Errorf("the operator already runs")
+	}
+	if o.log == nil {
+		f, err := os.OpenFile(o.logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+		if err != nil {
+			return err
+		}
+		o.log = f
+	}
+	cmd := exec.Command(suite.managerBin, "--metrics-bind-address=0", "--health-probe-bind-address=0", "--zap-log-level=info")
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+suite.kubeconfig)
+	cmd.Stdout, cmd.Stderr = o.log, o.log
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	o.cmd = cmd
+	o.starts++
+	return nil
+}
+
+// kill sends SIGKILL, as a node failure or the OOM killer would, and reaps it.
+func (o *operator) kill() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.cmd == nil {
+		return
+	}
+	_ = o.cmd.Process.Signal(syscall.SIGKILL)
+	_, _ = o.cmd.Process.Wait()
+	o.cmd = nil
+}
+
+func (o *operator) stop() {
+	o.kill()
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.log != nil {
+		_ = o.log.Close()
+		o.log = nil
+	}
+}
+
+// env is one test's world: a namespace of the shared API server, a lab of
+// simulated VOBoxes on its own network, and the operator acting on them.
+type env struct {
+	t      *testing.T
+	ns     string
+	lab    *labstatus.Lab
+	labDir string
+	op     *operator
+	// ownOperator is true when the test started (and may kill) its operator.
+	ownOperator bool
+}
+
+var nsUnsafe = regexp.MustCompile(`[^a-z0-9-]+`)
+
+// newEnv makes the test's namespace, brings a lab up on its own loopback
+// network and applies the lab's Secret in the namespace.
+func newEnv(t *testing.T, net string, labArgs ...string) *env {
+	t.Helper()
+	ns := strings.Trim(nsUnsafe.ReplaceAllString(strings.ToLower(t.Name()), "-"), "-")
+	if len(ns) > 50 {
+		ns = strings.Trim(ns[:50], "-")
+	}
+	e := &env{t: t, ns: ns, labDir: filepath.Join(t.TempDir(), "lab")}
+	ctx := context.Background()
+	if err := suite.k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+		t.Fatalf("failed to create namespace %s: %v", ns, err)
+	}
 	t.Cleanup(func() {
-		out, err := exec.Command(e.labBin, "--dir", e.labDir, "down").CombinedOutput()
+		out, err := exec.Command(suite.labBin, "--dir", e.labDir, "down").CombinedOutput()
 		if err != nil {
 			t.Logf("lab down: %v\n%s", err, out)
 		}
@@ -113,39 +235,89 @@ func newEnv(t *testing.T, net string, labArgs ...string) *env {
 	if err := json.Unmarshal(raw, e.lab); err != nil {
 		t.Fatal(err)
 	}
-	e.kubectl("apply", "-f", e.lab.Files.Secret)
+	e.kubectl("apply", "-n", ns, "-f", e.lab.Files.Secret)
 	return e
 }
 
-func (e *env) mustRun(dir string, name string, args ...string) string {
+// useSharedOperator has the test's interventions worked by the package's
+// shared operator (started on first use).
+func (e *env) useSharedOperator() {
 	e.t.Helper()
-	cmd := exec.Command(name, args...)
-	cmd.Dir = dir
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		e.t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	suite.mu.Lock()
+	own := suite.ownRunning
+	suite.mu.Unlock()
+	if own > 0 {
+		e.t.Fatal("a test runs its own operator: the shared one would act on its interventions too")
 	}
-	return string(out)
+	suite.sharedOnce.Do(func() {
+		suite.shared = newOperator(filepath.Join(suite.dir, "shared-operator.log"))
+		suite.sharedErr = suite.shared.start()
+	})
+	if suite.sharedErr != nil {
+		e.t.Fatalf("failed to start the shared operator: %v", suite.sharedErr)
+	}
+	e.op = suite.shared
+	e.t.Cleanup(func() {
+		if e.t.Failed() {
+			e.t.Logf("shared operator log, lines about namespace %s (tail):\n%s", e.ns, tailMatching(e.op.logPath, `"namespace":"`+e.ns+`"`, 80))
+		}
+	})
 }
 
-// labCmd runs a lab verb and returns its stdout.
+// startOwnOperator runs an operator for this test alone; the test may kill
+// and restart it. The shared operator must not run meanwhile.
+func (e *env) startOwnOperator() *operator {
+	e.t.Helper()
+	suite.mu.Lock()
+	if suite.shared != nil {
+		suite.mu.Unlock()
+		e.t.Fatal("the shared operator runs: it would act on this test's interventions too")
+	}
+	suite.ownRunning++
+	suite.mu.Unlock()
+	e.op = newOperator(filepath.Join(e.t.TempDir(), "operator.log"))
+	e.ownOperator = true
+	if err := e.op.start(); err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() {
+		e.op.stop()
+		suite.mu.Lock()
+		suite.ownRunning--
+		suite.mu.Unlock()
+		if e.t.Failed() {
+			e.t.Logf("operator log (tail):\n%s", tailMatching(e.op.logPath, "", 80))
+		}
+	})
+	return e.op
+}
+
+// labCmd runs a lab verb and returns its stdout; a failure fails the test.
 func (e *env) labCmd(args ...string) string {
 	e.t.Helper()
-	full := append([]string{"--dir", e.labDir}, args...)
-	cmd := exec.Command(e.labBin, full...)
+	out, err := e.labRun(args...)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return out
+}
+
+// labRun runs a lab verb and returns its stdout; safe from any goroutine.
+func (e *env) labRun(args ...string) (string, error) {
+	cmd := exec.Command(suite.labBin, append([]string{"--dir", e.labDir}, args...)...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		e.t.Fatalf("lab %s: %v\n%s%s", strings.Join(args, " "), err, stdout.String(), stderr.String())
+		return stdout.String(), fmt.Errorf("lab %s: %w\n%s%s", strings.Join(args, " "), err, stdout.String(), stderr.String())
 	}
-	return stdout.String()
+	return stdout.String(), nil
 }
 
 // kubectl runs kubectl against the test API server, as a user would.
 func (e *env) kubectl(args ...string) string {
 	e.t.Helper()
 	cmd := exec.Command("kubectl", args...)
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+e.kubeconfig)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+suite.kubeconfig)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		e.t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
@@ -153,40 +325,8 @@ func (e *env) kubectl(args ...string) string {
 	return string(out)
 }
 
-// startOperator runs the manager binary as its own process.
-func (e *env) startOperator() {
-	e.t.Helper()
-	e.opLog = filepath.Join(e.dir, "operator.log")
-	f, err := os.OpenFile(e.opLog, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	cmd := exec.Command(e.managerBin, "--metrics-bind-address=0", "--health-probe-bind-address=0", "--zap-log-level=info")
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+e.kubeconfig)
-	cmd.Stdout, cmd.Stderr = f, f
-	if err := cmd.Start(); err != nil {
-		e.t.Fatal(err)
-	}
-	e.operator = cmd
-	e.t.Cleanup(func() {
-		e.stopOperator()
-		_ = f.Close()
-		if e.t.Failed() {
-			e.t.Logf("operator log (tail):\n%s", tailFile(e.opLog, 60))
-		}
-	})
-}
-
-func (e *env) stopOperator() {
-	if e.operator != nil && e.operator.Process != nil {
-		_ = e.operator.Process.Kill()
-		_, _ = e.operator.Process.Wait()
-		e.operator = nil
-	}
-}
-
-// labIntervention reads the lab's intervention manifest and lets the test
-// adjust it before it is created.
+// labIntervention reads the lab's intervention manifest, puts it in the
+// test's namespace and lets the test adjust it before it is created.
 func (e *env) labIntervention(mutate func(*diracv1.VOBoxIntervention)) *diracv1.VOBoxIntervention {
 	e.t.Helper()
 	raw, err := os.ReadFile(e.lab.Files.Intervention)
@@ -197,63 +337,194 @@ func (e *env) labIntervention(mutate func(*diracv1.VOBoxIntervention)) *diracv1.
 	if err := yaml.UnmarshalStrict(raw, vbi); err != nil {
 		e.t.Fatalf("the lab's intervention.yaml does not match the API: %v", err)
 	}
-	if vbi.Namespace == "" {
-		vbi.Namespace = "default"
-	}
+	vbi.Namespace = e.ns
 	if mutate != nil {
 		mutate(vbi)
 	}
 	return vbi
 }
 
-// status reads "lab status --json".
+// onlyHosts keeps the listed hosts of an intervention (and its journal move
+// on those of them that are listed there).
+func onlyHosts(v *diracv1.VOBoxIntervention, names ...string) {
+	v.Spec.Hosts = slices.DeleteFunc(v.Spec.Hosts, func(h diracv1.HostSpec) bool { return !slices.Contains(names, h.Name) })
+	if j := v.Spec.Database.InnodbLog; j != nil {
+		j.Hosts = slices.DeleteFunc(j.Hosts, func(n string) bool { return !slices.Contains(names, n) })
+		if len(j.Hosts) == 0 {
+			v.Spec.Database.InnodbLog = nil
+		}
+	}
+}
+
+// fast shortens the waits of the procedure for tests.
+func fast(v *diracv1.VOBoxIntervention) {
+	v.Spec.Checks.SettleDelay = metav1.Duration{Duration: 2 * time.Second}
+	v.Spec.Checks.ComponentUptime = metav1.Duration{Duration: 2 * time.Second}
+	v.Spec.Strategy.StepTimeout = metav1.Duration{Duration: 2 * time.Minute}
+	v.Spec.Strategy.StopTimeout = metav1.Duration{Duration: 30 * time.Second}
+}
+
+func (e *env) create(v *diracv1.VOBoxIntervention) {
+	e.t.Helper()
+	if err := suite.k8s.Create(context.Background(), v); err != nil {
+		e.t.Fatalf("failed to create intervention %s: %v", v.Name, err)
+	}
+}
+
+// setState flips spec.state, as a user or Git would.
+func (e *env) setState(name string, state diracv1.State) {
+	e.t.Helper()
+	v := e.get(name)
+	patch := client.MergeFrom(v.DeepCopy())
+	v.Spec.State = state
+	if err := suite.k8s.Patch(context.Background(), v, patch); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// deleteAndWait deletes an intervention and waits until it is gone (its
+// finalizer released the Leases).
+func (e *env) deleteAndWait(name string, timeout time.Duration) {
+	e.t.Helper()
+	ctx := context.Background()
+	v := &diracv1.VOBoxIntervention{ObjectMeta: metav1.ObjectMeta{Namespace: e.ns, Name: name}}
+	if err := suite.k8s.Delete(ctx, v); client.IgnoreNotFound(err) != nil {
+		e.t.Fatal(err)
+	}
+	deadline := time.Now().Add(timeout)
+	for {
+		err := suite.k8s.Get(ctx, client.ObjectKeyFromObject(v), v)
+		if apierrors.IsNotFound(err) {
+			return
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("intervention %s still exists %s after its deletion (err %v)", name, timeout, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// status reads "lab status --json" with every event.
 func (e *env) status() *labstatus.Status {
 	e.t.Helper()
-	st := &labstatus.Status{}
-	if err := json.Unmarshal([]byte(e.labCmd("status", "--json")), st); err != nil {
-		e.t.Fatalf("lab status --json: %v", err)
+	st, err := e.readStatus(true)
+	if err != nil {
+		e.t.Fatal(err)
 	}
 	return st
 }
 
+// readStatus reads the lab's status; without ssh it only reads files (a
+// few milliseconds) and is safe from any goroutine.
+func (e *env) readStatus(ssh bool) (*labstatus.Status, error) {
+	args := []string{"status", "--json", "--events", "0"}
+	if !ssh {
+		args = append(args, "--no-ssh")
+	}
+	out, err := e.labRun(args...)
+	if err != nil {
+		return nil, err
+	}
+	st := &labstatus.Status{}
+	if err := json.Unmarshal([]byte(out), st); err != nil {
+		return nil, fmt.Errorf("lab status --json: %w", err)
+	}
+	return st, nil
+}
+
 // waitReady waits until the intervention has observed its latest generation
 // and is Ready, with kubectl wait as users do.
-func (e *env) waitReady(ctx context.Context, name string, timeout time.Duration) *diracv1.VOBoxIntervention {
+func (e *env) waitReady(name string, timeout time.Duration) *diracv1.VOBoxIntervention {
 	e.t.Helper()
-	vbi := e.waitFor(ctx, name, timeout, func(v *diracv1.VOBoxIntervention) bool {
-		return v.Status.ObservedGeneration == v.Generation
+	start := time.Now()
+	e.waitFor(name, timeout, func(v *diracv1.VOBoxIntervention) bool {
+		return v.Status.ObservedGeneration == v.Generation && v.Status.ObservedState == v.Spec.State
 	})
-	e.kubectl("wait", "--for=condition=Ready", "vbi/"+name, "-n", vbi.Namespace, fmt.Sprintf("--timeout=%ds", int(timeout.Seconds())))
-	return e.get(ctx, vbi.Namespace, name)
+	left := max(timeout-time.Since(start), 5*time.Second)
+	e.kubectl("wait", "--for=condition=Ready", "vbi/"+name, "-n", e.ns, fmt.Sprintf("--timeout=%ds", int(left.Seconds())))
+	return e.get(name)
+}
+
+// waitCondition waits until a condition has the status and, if not empty,
+// the reason.
+func (e *env) waitCondition(name, typ string, status metav1.ConditionStatus, reason string, timeout time.Duration) *diracv1.VOBoxIntervention {
+	e.t.Helper()
+	return e.waitFor(name, timeout, func(v *diracv1.VOBoxIntervention) bool {
+		c := meta.FindStatusCondition(v.Status.Conditions, typ)
+		return v.Status.ObservedGeneration == v.Generation && c != nil && c.Status == status && (reason == "" || c.Reason == reason)
+	})
 }
 
 // waitFor polls the intervention until ok holds.
-func (e *env) waitFor(ctx context.Context, name string, timeout time.Duration, ok func(*diracv1.VOBoxIntervention) bool) *diracv1.VOBoxIntervention {
+func (e *env) waitFor(name string, timeout time.Duration, ok func(*diracv1.VOBoxIntervention) bool) *diracv1.VOBoxIntervention {
 	e.t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		v := e.get(ctx, "default", name)
-		if ok(v) {
-			return v
-		}
-		if time.Now().After(deadline) {
-			raw, _ := json.MarshalIndent(v.Status, "", "  ")
-			e.t.Fatalf("intervention %s: condition not reached within %s; status:\n%s", name, timeout, raw)
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
-}
-
-func (e *env) get(ctx context.Context, ns, name string) *diracv1.VOBoxIntervention {
-	e.t.Helper()
-	v := &diracv1.VOBoxIntervention{}
-	if err := e.k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, v); err != nil {
+	v, err := e.poll(name, timeout, ok)
+	if err != nil {
 		e.t.Fatal(err)
 	}
 	return v
 }
 
-// condition returns a condition of the intervention, or nil.
+// poll is waitFor returning an error; safe from any goroutine.
+func (e *env) poll(name string, timeout time.Duration, ok func(*diracv1.VOBoxIntervention) bool) (*diracv1.VOBoxIntervention, error) {
+	deadline := time.Now().Add(timeout)
+	for {
+		v := &diracv1.VOBoxIntervention{}
+		err := suite.k8s.Get(context.Background(), client.ObjectKey{Namespace: e.ns, Name: name}, v)
+		if err == nil && ok(v) {
+			return v, nil
+		}
+		if time.Now().After(deadline) {
+			raw, _ := json.MarshalIndent(v.Status, "", "  ")
+			return v, fmt.Errorf("intervention %s/%s: condition not reached within %s (err %v); status:\n%s", e.ns, name, timeout, err, raw)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func (e *env) get(name string) *diracv1.VOBoxIntervention {
+	e.t.Helper()
+	v := &diracv1.VOBoxIntervention{}
+	if err := suite.k8s.Get(context.Background(), client.ObjectKey{Namespace: e.ns, Name: name}, v); err != nil {
+		e.t.Fatal(err)
+	}
+	return v
+}
+
+// events reads a host's whole event log.
+func (e *env) events(host string) []labstatus.Event {
+	e.t.Helper()
+	h, ok := e.lab.Host(host)
+	if !ok {
+		e.t.Fatalf("no lab host %s", host)
+	}
+	evs, err := labstatus.ReadEvents(h.EventLog)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return evs
+}
+
+// ledger reads the lab's maintenance ledger.
+func (e *env) ledger() []labstatus.LedgerEntry {
+	e.t.Helper()
+	entries, err := labstatus.ReadLedger(e.lab.Files.Ledger)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return entries
+}
+
+// startupLinks is every host's startup links, by host.
+func startupLinks(st *labstatus.Status) map[string]map[string]string {
+	out := map[string]map[string]string{}
+	for _, h := range st.Hosts {
+		out[h.Name] = maps.Clone(h.Startup)
+	}
+	return out
+}
+
+// condition returns "Status/Reason" of a condition, or nil.
 func condition(v *diracv1.VOBoxIntervention, t string) *string {
 	c := meta.FindStatusCondition(v.Status.Conditions, t)
 	if c == nil {
@@ -263,16 +534,30 @@ func condition(v *diracv1.VOBoxIntervention, t string) *string {
 	return &s
 }
 
-func tailFile(path string, lines int) string {
+// hostStatus returns an intervention's status of a host.
+func hostStatus(v *diracv1.VOBoxIntervention, name string) diracv1.HostStatus {
+	for _, hs := range v.Status.Hosts {
+		if hs.Name == name {
+			return hs
+		}
+	}
+	return diracv1.HostStatus{}
+}
+
+// tailMatching returns the last lines of a file that contain substr.
+func tailMatching(path, substr string, lines int) string {
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		return err.Error()
 	}
-	all := strings.Split(strings.TrimRight(string(raw), "\n"), "\n")
+	var all []string
+	for _, l := range strings.Split(strings.TrimRight(string(raw), "\n"), "\n") {
+		if strings.Contains(l, substr) {
+			all = append(all, l)
+		}
+	}
 	if len(all) > lines {
 		all = all[len(all)-lines:]
 	}
 	return strings.Join(all, "\n")
 }
-
-var _ = corev1.EventTypeWarning
