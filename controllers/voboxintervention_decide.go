@@ -114,7 +114,12 @@ func decideStop(p *hostProbe, in componentsInput) decision {
 				Message: fmt.Sprintf("host %s: %s/%s already exists with target %s, startup/%s points to %s; nothing was moved",
 					in.Host, save, e.Name, parked, e.Name, cur)}}
 		case inStartup && inSave:
+			// Dropping a running copy would have runsvdir TERM it behind our
+			// back, unverified: stop it like the others first.
 			duplicates = append(duplicates, path.Join(startup, e.Name))
+			if p.State[e.Name].Running {
+				running = append(running, e.Name)
+			}
 		case inStartup:
 			toMove = append(toMove, e.Name)
 			if p.State[e.Name].Running {
@@ -248,7 +253,9 @@ func decideStart(p *hostProbe, in componentsInput) decision {
 		case !st.Supervised:
 			starting = append(starting, e.Name) // runsvdir picks links up within 5s
 			wait = max(wait, pollInterval)
-		case !st.Running:
+		case !st.Running || st.WantDown:
+			// Still running but wanted down (a stop cut short by a flip to
+			// Up): runit would not restart it once it exits.
 			wake = append(wake, e.Name)
 		case time.Duration(st.Seconds)*time.Second < in.Uptime:
 			starting = append(starting, e.Name)

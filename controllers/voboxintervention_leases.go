@@ -52,14 +52,28 @@ func (r *VOBoxInterventionReconciler) acquireLeases(ctx context.Context, s *scop
 		return ctrl.Result{}, nil
 	}
 	me := holderIdentity(s.vbi)
-	var held []string
+	// Leases are taken in host-name order and not past the first one held by
+	// another intervention: a waiting intervention sits on no host it cannot
+	// use yet, and two interventions can never wait for each other.
+	names := make([]string, 0, len(s.vbi.Spec.Hosts))
 	for _, h := range s.vbi.Spec.Hosts {
-		holder, err := r.acquireLease(ctx, s.vbi, h.Name, me)
+		names = append(names, h.Name)
+	}
+	slices.Sort(names)
+	var held []string
+	for _, name := range names {
+		var holder string
+		var err error
+		if len(held) == 0 {
+			holder, err = r.acquireLease(ctx, s.vbi, name, me)
+		} else {
+			holder, err = r.leaseHolder(ctx, s.vbi, name)
+		}
 		if err != nil {
 			return ctrl.Result{}, err
 		}
-		if holder != me {
-			held = append(held, fmt.Sprintf("%s (held by %s)", h.Name, strings.SplitN(holder, "/", 2)[0]))
+		if holder != me && holder != "" {
+			held = append(held, fmt.Sprintf("%s (held by %s)", name, strings.SplitN(holder, "/", 2)[0]))
 		}
 	}
 	if len(held) > 0 {
@@ -68,6 +82,22 @@ func (r *VOBoxInterventionReconciler) acquireLeases(ctx context.Context, s *scop
 		s.requeueAfter(backoff(5))
 	}
 	return ctrl.Result{}, nil
+}
+
+// leaseHolder returns the holder of a host's Lease, "" when it is free.
+func (r *VOBoxInterventionReconciler) leaseHolder(ctx context.Context, vbi *diracv1.VOBoxIntervention, host string) (string, error) {
+	key := types.NamespacedName{Namespace: vbi.Namespace, Name: leaseName(host)}
+	lease := &coordinationv1.Lease{}
+	if err := r.Get(ctx, key, lease); err != nil {
+		if apierrors.IsNotFound(err) {
+			return "", nil
+		}
+		return "", fmt.Errorf("failed to get Lease %s: %w", key, err)
+	}
+	if lease.Spec.HolderIdentity == nil {
+		return "", nil
+	}
+	return *lease.Spec.HolderIdentity, nil
 }
 
 // acquireLease creates the host's Lease for me, or returns its holder.
@@ -139,6 +169,12 @@ func (r *VOBoxInterventionReconciler) interventionsWaitingForLease(ctx context.C
 	if host == "" {
 		return nil
 	}
+	// The holder took or gave the Lease itself, in a pass that already
+	// requeued what it needs: only the others are waiting for it.
+	holder := ""
+	if l, ok := o.(*coordinationv1.Lease); ok && l.Spec.HolderIdentity != nil {
+		holder = *l.Spec.HolderIdentity
+	}
 	list := &diracv1.VOBoxInterventionList{}
 	if err := r.List(ctx, list, client.InNamespace(o.GetNamespace())); err != nil {
 		log.FromContext(ctx).Error(err, "Failed to list interventions for a Lease", "lease", klog.KObj(o))
@@ -146,6 +182,9 @@ func (r *VOBoxInterventionReconciler) interventionsWaitingForLease(ctx context.C
 	}
 	var reqs []reconcile.Request
 	for _, v := range list.Items {
+		if holderIdentity(&v) == holder {
+			continue
+		}
 		if slices.ContainsFunc(v.Spec.Hosts, func(h diracv1.HostSpec) bool { return h.Name == host }) {
 			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&v)})
 		}

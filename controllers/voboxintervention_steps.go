@@ -95,6 +95,14 @@ func (r *VOBoxInterventionReconciler) runHostStep(ctx context.Context, s *scope,
 	return hostOutcome{wait: pollInterval}
 }
 
+// ranInThisStep reports whether the host's last command is one of steps and
+// ran in its current step (not in a tier or plan before, whose last command
+// may have the same name).
+func ranInThisStep(hs *diracv1.HostStatus, steps ...string) bool {
+	return hs.LastStep != nil && slices.Contains(steps, hs.LastStep.Name) &&
+		hs.WaitingSince != nil && hs.LastStep.StartedAt != nil && !hs.LastStep.StartedAt.Before(hs.WaitingSince)
+}
+
 // stepState is what a step learned earlier in this pass.
 type stepState struct {
 	stopRequested bool
@@ -113,12 +121,20 @@ func (r *VOBoxInterventionReconciler) decide(s *scope, tier *Tier, name string, 
 		Roles: h.Roles, Classes: classesFor(tier.Action, h.Roles), Exclude: h.Exclude,
 		// runsvctrl d was sent in this step when it is the last thing done on
 		// the host: a step always parks its links before it is done.
-		StopRequested: st.stopRequested || hs.LastStep != nil && (hs.LastStep.Name == "StopComponents" || hs.LastStep.Name == "KillComponents"),
+		StopRequested: st.stopRequested || ranInThisStep(hs, "StopComponents", "KillComponents"),
 		Elapsed:       elapsed, StopTimeout: spec.Strategy.StopTimeout.Duration, StepTimeout: spec.Strategy.StepTimeout.Duration,
 		Uptime: spec.Checks.ComponentUptime.Duration, SavedInStatus: hs.SavedComponents, Scanned: st.scanned,
 	}
 	db := databaseInput{Host: name, MysqlServer: spec.Layout.MysqlServer, Elapsed: elapsed,
 		StepTimeout: spec.Strategy.StepTimeout.Duration, Tried: st.tried}
+	// A start or stop sent in an earlier pass of this step is waited for,
+	// not sent again.
+	switch tier.Action {
+	case ActionStopDatabase:
+		db.Tried = db.Tried || ranInThisStep(hs, "StopDatabase")
+	case ActionStartDatabase:
+		db.Tried = db.Tried || ranInThisStep(hs, "StartDatabase")
+	}
 	switch tier.Action {
 	case ActionStopAgents, ActionStopServices:
 		return decideStop(p, in)

@@ -75,11 +75,14 @@ func (r *VOBoxInterventionReconciler) settleWait(s *scope, i int) time.Duration 
 	if s.plan.Tiers[i].Action != ActionStartAgents || i == 0 {
 		return 0
 	}
-	prev := s.vbi.Status.Tiers[i-1]
-	if prev.FinishedAt == nil {
-		return 0
+	// Counted from the last tier that ran: the services tier is skipped
+	// when only Framework hosts run services.
+	for j := i - 1; j >= 0; j-- {
+		if prev := s.vbi.Status.Tiers[j]; prev.FinishedAt != nil {
+			return prev.FinishedAt.Add(s.vbi.Spec.Checks.SettleDelay.Duration).Sub(s.now)
+		}
 	}
-	return prev.FinishedAt.Add(s.vbi.Spec.Checks.SettleDelay.Duration).Sub(s.now)
+	return 0
 }
 
 // runTier runs the pending hosts of a tier in parallel, bounded by maxParallel.
