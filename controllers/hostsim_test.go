@@ -1,0 +1,501 @@
+package controllers
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/vobox-operator/vobox-operator/internal/remote"
+)
+
+// The host simulator runs the controller's real commands and scripts with
+// os/exec, each host in a temporary directory of its own. Paths under simRoot
+// in an argv are rewritten to the host's directory, and the host's bin/ comes
+// first on PATH with small shell versions of what a VOBox has: runit 1.x's
+// runsvstat and runsvctrl, a runsvdir that picks up and drops links, ps,
+// sms and mysql.server. Everything they change is a file, so tests assert on
+// the host's state (links, supervise state, events), not on the commands.
+
+// simRoot is the fake absolute prefix of every path the intervention names.
+const simRoot = "/vbsim"
+
+const (
+	simDiracRoot   = simRoot + "/dirac"
+	simMysqlServer = simRoot + "/mysql/mysql.server"
+	simJournalFrom = simRoot + "/mysql/log"
+	simJournalTo   = simRoot + "/home/mysql-log"
+)
+
+// simEventPrologue appends "nanos kind subject" lines to the host's event log.
+const simEventPrologue = `ev() { printf '%s %s %s\n' "$(date +%s%N)" "$1" "$2" >> "$SIM_DIR/events.log"; }
+`
+
+// simTools are the host's fake programs, by name.
+var simTools = map[string]string{
+	// sim-start DIR: runsv starts the service of DIR (log lines, event).
+	"sim-start": `#!/bin/sh
+` + simEventPrologue + `d=$1
+comp=${d##*/}; sys=${d%/*}; sys=${sys##*/}
+echo "run $(date +%s)" > "$d/supervise/stat"
+ts=$(date -u '+%Y-%m-%d %H:%M:%S')
+printf '%s UTC %s/%s INFO: Starting %s\n' "$ts" "$sys" "$comp" "$comp" >> "$d/log/current"
+if grep -qx errors "$d/sim-fault" 2>/dev/null; then
+  printf '%s UTC %s/%s ERROR: Cannot get the configuration\n' "$ts" "$sys" "$comp" >> "$d/log/current"
+  printf 'Traceback (most recent call last):\n  File "dirac.py", line 42, in <module>\n' >> "$d/log/current"
+fi
+ev component-start "${sys}_${comp}"
+`,
+	// sim-runsvdir: runsvdir's scan of startup/, run before every command. A
+	// new link gets its runsv one scan after it appears; a removed link's
+	// runsv gets TERM, stops the service and exits.
+	"sim-runsvdir": `#!/bin/sh
+` + simEventPrologue + `root=$SIM_DIR/dirac
+[ -d "$root/runit" ] || exit 0
+linked=
+# A slow mysqld comes up two seconds after mysql.server start.
+if [ -f "$SIM_DIR/state/mysqld.starting" ] && [ "$(date +%s)" -ge "$(cat "$SIM_DIR/state/mysqld.starting")" ]; then
+  mv "$SIM_DIR/state/mysqld.starting" "$SIM_DIR/state/mysqld.running"; ev mysqld-start mysqld
+fi
+# A component that ignored runsvctrl d exits once its fault is gone.
+for d in "$root"/runit/*/*; do
+  [ -f "$d/supervise/stat" ] || continue
+  read -r st since < "$d/supervise/stat"
+  if [ "$st" = stopping ] && ! grep -qx nostop "$d/sim-fault" 2>/dev/null; then
+    comp=${d##*/}; sys=${d%/*}; sys=${sys##*/}
+    echo "down $(date +%s)" > "$d/supervise/stat"; ev component-stop "${sys}_${comp}"
+  fi
+done
+for l in "$root"/startup/*; do
+  [ -L "$l" ] && [ -d "$l" ] || continue
+  d=$(cd "$l" && pwd -P)
+  linked="$linked|$d|"
+  [ -d "$d/supervise" ] && continue
+  if [ -e "$d/supervise-pending" ]; then
+    rm -f "$d/supervise-pending"; mkdir "$d/supervise"
+    if [ -e "$d/down" ]; then echo "down $(date +%s)" > "$d/supervise/stat"; else "$SIM_DIR/bin/sim-start" "$d"; fi
+  else
+    : > "$d/supervise-pending"
+  fi
+done
+for d in "$root"/runit/*/*; do
+  [ -d "$d" ] || continue
+  d=$(cd "$d" && pwd -P)
+  case $linked in *"|$d|"*) continue;; esac
+  rm -f "$d/supervise-pending"
+  [ -d "$d/supervise" ] || continue
+  read -r st since < "$d/supervise/stat"
+  comp=${d##*/}; sys=${d%/*}; sys=${sys##*/}
+  if [ "$st" != down ]; then ev component-term "${sys}_${comp}"; fi
+  rm -rf "$d/supervise"
+done
+`,
+	"runsvstat": `#!/bin/sh
+rc=0; now=$(date +%s)
+for d; do
+  if [ ! -d "$d" ]; then echo "runsvstat: warning: $d: unable to change directory: file does not exist" >&2; rc=$((rc+1)); continue; fi
+  if [ ! -d "$d/supervise" ]; then echo "runsvstat: warning: $d: unable to open supervise/ok: file does not exist" >&2; rc=$((rc+1)); continue; fi
+  read -r st since < "$d/supervise/stat"
+  secs=$((now - since))
+  case $st in
+  run) if grep -qx crash "$d/sim-fault" 2>/dev/null; then secs=0; fi; echo "$d: run (pid 4242) $secs seconds";;
+  stopping) echo "$d: run (pid 4242) $secs seconds, want down";;
+  *) echo "$d: down $secs seconds, normally up";;
+  esac
+done
+exit $rc
+`,
+	"runsvctrl": `#!/bin/sh
+` + simEventPrologue + `c=$1; shift; rc=0
+for d; do
+  if [ ! -d "$d/supervise" ]; then echo "runsvctrl: warning: $d: unable to open supervise/control: file does not exist" >&2; rc=$((rc+1)); continue; fi
+  read -r st since < "$d/supervise/stat"
+  real=$(cd "$d" && pwd -P); comp=${real##*/}; sys=${real%/*}; sys=${sys##*/}; comp=${sys}_$comp
+  case $c in
+  d) [ "$st" = run ] || continue
+     if grep -qx nostop "$d/sim-fault" 2>/dev/null; then echo "stopping $since" > "$d/supervise/stat"; ev component-wantdown "$comp"
+     else echo "down $(date +%s)" > "$d/supervise/stat"; ev component-stop "$comp"; fi;;
+  k) [ "$st" = down ] && continue
+     echo "down $(date +%s)" > "$d/supervise/stat"; ev component-kill "$comp";;
+  u) case $st in
+     run) ;;
+     stopping) echo "run $since" > "$d/supervise/stat";;
+     *) "$SIM_DIR/bin/sim-start" "$real";;
+     esac;;
+  *) echo "usage: runsvctrl u|d|k service ..." >&2; exit 1;;
+  esac
+done
+exit $rc
+`,
+	"ps": `#!/bin/sh
+echo init; echo sshd; echo runsvdir
+[ -f "$SIM_DIR/state/mysqld.running" ] && echo mariadbd
+exit 0
+`,
+	"sms": `#!/bin/sh
+` + simEventPrologue + `mkdir -p "$SIM_DIR/state/maintenance"
+case "$1 $2" in
+"set maintenance") printf '%s\n' "$3" > "$SIM_DIR/state/maintenance/$5"; ev maintenance-set "$5";;
+"clear maintenance") rm -f "$SIM_DIR/state/maintenance/$4"; ev maintenance-clear "$4";;
+*) echo "usage: sms set|clear maintenance REASON [other] HOST" >&2; exit 2;;
+esac
+`,
+}
+
+// simMysqlScript is the host's mysql.server.
+const simMysqlScript = `#!/bin/sh
+` + simEventPrologue + `s=$SIM_DIR/state/mysqld.running
+case $1 in
+start)
+  ev mysql.server-start mysqld
+  if [ -f "$SIM_DIR/state/mysql-broken" ]; then echo "Starting MariaDB. ERROR! The server quit without updating PID file"; exit 1; fi
+  if [ -f "$SIM_DIR/state/mysql-slow" ]; then
+    [ -f "$s" ] || [ -f "$SIM_DIR/state/mysqld.starting" ] || echo $(( $(date +%s) + 2 )) > "$SIM_DIR/state/mysqld.starting"
+    echo "Starting MariaDB. SUCCESS! (still starting)"; exit 0
+  fi
+  if [ ! -f "$s" ]; then : > "$s"; ev mysqld-start mysqld; fi
+  echo "Starting MariaDB. SUCCESS!";;
+stop)
+  if [ ! -f "$s" ]; then echo " ERROR! MariaDB server PID file could not be found!"; exit 1; fi
+  rm -f "$s"; ev mysqld-stop mysqld; echo "Shutting down MariaDB. SUCCESS!";;
+status)
+  if [ -f "$s" ]; then echo " SUCCESS! MariaDB running"; exit 0; fi
+  echo " ERROR! MariaDB is not running"; exit 3;;
+*) echo "Usage: mysql.server {start|stop|status}"; exit 1;;
+esac
+`
+
+// simComponent is one DIRAC component of a simulated host.
+type simComponent struct {
+	// Link is System_Component, e.g. WorkloadManagement_JobMonitoring.
+	Link string
+	// Agent makes its run script exec dirac-agent.
+	Agent bool
+	// Down means an administrator stopped it before the intervention.
+	Down bool
+	// Fault is "", "errors" (logs errors on start), "nostop" (ignores
+	// runsvctrl d) or "crash" (restarts every second).
+	Fault string
+}
+
+// simHost is one simulated VOBox.
+type simHost struct {
+	name string
+	dir  string
+	db   bool
+
+	mu       sync.Mutex // one command at a time, like runsvdir's scan
+	commands atomic.Int64
+}
+
+// newSimHost builds a host with its components running, their links in
+// startup, and, for a database host, mysqld running and the InnoDB journal in
+// place.
+func newSimHost(t testing.TB, name string, db bool, comps ...simComponent) *simHost {
+	t.Helper()
+	h := &simHost{name: name, dir: t.TempDir(), db: db}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("sim host %s: %v", name, err)
+		}
+	}
+	must(os.MkdirAll(h.path("bin"), 0o755))
+	for tool, script := range simTools {
+		must(os.WriteFile(h.path("bin", tool), []byte(script), 0o755))
+	}
+	must(os.MkdirAll(h.path("dirac", "startup"), 0o755))
+	must(os.MkdirAll(h.path("dirac", "runit"), 0o755))
+	must(os.MkdirAll(h.path("state"), 0o755))
+	must(os.MkdirAll(h.path("home"), 0o755))
+	must(os.MkdirAll(h.path("mysql"), 0o755))
+	if db {
+		must(os.WriteFile(h.path("mysql", "mysql.server"), []byte(simMysqlScript), 0o755))
+		must(os.MkdirAll(h.path("mysql", "log"), 0o755))
+		must(os.WriteFile(h.path("mysql", "log", "ib_logfile0"), []byte("journal"), 0o644))
+		must(os.WriteFile(h.path("state", "mysqld.running"), nil, 0o644))
+	}
+	for _, c := range comps {
+		h.addComponent(t, c)
+	}
+	return h
+}
+
+// addComponent installs a component, running (or down) for 100 seconds, with
+// an old error in its log that no scan of a new start may report.
+func (h *simHost) addComponent(t testing.TB, c simComponent) {
+	t.Helper()
+	sys, comp, ok := strings.Cut(c.Link, "_")
+	if !ok {
+		t.Fatalf("component link %q is not System_Component", c.Link)
+	}
+	dir := h.path("dirac", "runit", sys, comp)
+	if err := os.MkdirAll(filepath.Join(dir, "log"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "supervise"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	kind := "dirac-service"
+	if c.Agent {
+		kind = "dirac-agent"
+	}
+	files := map[string]string{
+		"run":            fmt.Sprintf("#!/bin/bash\nsource /opt/dirac/bashrc\nexec 2>&1\nexec %s %s/%s -o LogLevel=INFO\n", kind, sys, comp),
+		"log/current":    "2001-01-01 00:00:00 UTC " + sys + "/" + comp + " ERROR: an old error, before the intervention\n",
+		"supervise/stat": fmt.Sprintf("%s %d\n", map[bool]string{true: "down", false: "run"}[c.Down], time.Now().Unix()-100),
+	}
+	if c.Fault != "" {
+		files["sim-fault"] = c.Fault + "\n"
+	}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink("../runit/"+sys+"/"+comp, h.path("dirac", "startup", c.Link)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (h *simHost) path(elem ...string) string {
+	return filepath.Join(append([]string{h.dir}, elem...)...)
+}
+
+// setFault sets or clears a component's fault.
+func (h *simHost) setFault(t testing.TB, link, fault string) {
+	t.Helper()
+	sys, comp, _ := strings.Cut(link, "_")
+	f := h.path("dirac", "runit", sys, comp, "sim-fault")
+	if fault == "" {
+		_ = os.Remove(f)
+		return
+	}
+	if err := os.WriteFile(f, []byte(fault+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// run executes one command the way sshd would, on this host.
+func (h *simHost) run(ctx context.Context, cmd remote.Command) (remote.Result, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.commands.Add(1)
+	if len(cmd) == 0 {
+		return remote.Result{}, &remote.InvalidRequestError{Field: "command", Msg: "empty"}
+	}
+	env := append(os.Environ(), "PATH="+h.path("bin")+":"+os.Getenv("PATH"), "SIM_DIR="+h.dir)
+	tick := exec.CommandContext(ctx, h.path("bin", "sim-runsvdir"))
+	tick.Env = env
+	if out, err := tick.CombinedOutput(); err != nil {
+		return remote.Result{}, fmt.Errorf("sim host %s: runsvdir scan failed: %v: %s", h.name, err, out)
+	}
+	argv := make([]string, len(cmd))
+	for i, a := range cmd {
+		argv[i] = strings.ReplaceAll(a, simRoot+"/", h.dir+"/")
+	}
+	prog := argv[0]
+	if !strings.Contains(prog, "/") {
+		if _, err := os.Stat(h.path("bin", prog)); err == nil {
+			prog = h.path("bin", prog)
+		}
+	}
+	c := exec.CommandContext(ctx, prog, argv[1:]...)
+	c.Env = env
+	c.Dir = h.dir
+	var stdout, stderr bytes.Buffer
+	c.Stdout, c.Stderr = &stdout, &stderr
+	start := time.Now()
+	err := c.Run()
+	// The host sees its own paths as simRoot: map them back.
+	unmap := func(b []byte) []byte { return bytes.ReplaceAll(b, []byte(h.dir+"/"), []byte(simRoot+"/")) }
+	res := remote.Result{Stdout: unmap(stdout.Bytes()), Stderr: unmap(stderr.Bytes()), Duration: time.Since(start)}
+	var exitErr *exec.ExitError
+	switch {
+	case ctx.Err() != nil:
+		res.ExitCode = -1
+		return res, &remote.TimeoutError{Host: h.name + ":22", Op: "command", After: res.Duration, Err: ctx.Err()}
+	case errors.As(err, &exitErr):
+		res.ExitCode = exitErr.ExitCode()
+	case err != nil:
+		// The program does not exist: the remote shell's 127.
+		res.ExitCode, res.Stderr = 127, []byte(fmt.Sprintf("sh: 1: %s: not found\n", cmd[0]))
+	}
+	return res, nil
+}
+
+// links returns the links of startup or startup-save, name → target.
+func (h *simHost) links(t testing.TB, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	entries, err := os.ReadDir(h.path("dirac", dir))
+	if errors.Is(err, os.ErrNotExist) {
+		return out
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if e.Type()&os.ModeSymlink == 0 {
+			continue
+		}
+		target, err := os.Readlink(h.path("dirac", dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[e.Name()] = target
+	}
+	return out
+}
+
+// svState returns "run", "down", "stopping" or "unsupervised".
+func (h *simHost) svState(t testing.TB, link string) string {
+	t.Helper()
+	sys, comp, _ := strings.Cut(link, "_")
+	b, err := os.ReadFile(h.path("dirac", "runit", sys, comp, "supervise", "stat"))
+	if errors.Is(err, os.ErrNotExist) {
+		return "unsupervised"
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Fields(string(b))[0]
+}
+
+// componentDown reports whether a component's process is gone.
+func (h *simHost) componentDown(t testing.TB, link string) bool {
+	st := h.svState(t, link)
+	return st == "down" || st == "unsupervised"
+}
+
+func (h *simHost) mysqldRunning() bool {
+	_, err := os.Stat(h.path("state", "mysqld.running"))
+	return err == nil
+}
+
+// journal returns where the InnoDB journal directory is: "dir" in place, or
+// "link:<target>".
+func (h *simHost) journal(t testing.TB) string {
+	t.Helper()
+	fi, err := os.Lstat(h.path("mysql", "log"))
+	if err != nil {
+		return "none"
+	}
+	if fi.Mode()&os.ModeSymlink != 0 {
+		target, _ := os.Readlink(h.path("mysql", "log"))
+		return "link:" + target
+	}
+	return "dir"
+}
+
+// simEvent is one line of a host's event log.
+type simEvent struct {
+	At      int64
+	Host    string
+	Kind    string
+	Subject string
+}
+
+func (e simEvent) String() string { return e.Host + ":" + e.Kind + ":" + e.Subject }
+
+func (h *simHost) events(t testing.TB) []simEvent {
+	t.Helper()
+	f, err := os.Open(h.path("events.log"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = f.Close() }()
+	var out []simEvent
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) != 3 {
+			continue
+		}
+		at, _ := strconv.ParseInt(fields[0], 10, 64)
+		out = append(out, simEvent{At: at, Host: h.name, Kind: fields[1], Subject: fields[2]})
+	}
+	return out
+}
+
+// simCluster is the set of hosts behind one fake executor, by address.
+type simCluster struct {
+	mu    sync.Mutex
+	hosts map[string]*simHost
+	// unreachable hosts refuse connections.
+	unreachable map[string]bool
+}
+
+func newSimCluster(hosts ...*simHost) *simCluster {
+	c := &simCluster{hosts: map[string]*simHost{}, unreachable: map[string]bool{}}
+	for _, h := range hosts {
+		c.hosts[h.name] = h
+	}
+	return c
+}
+
+// executor is the fake the reconciler gets.
+func (c *simCluster) executor() *remote.Fake {
+	return &remote.Fake{RunFunc: func(ctx context.Context, target remote.Target, cmd remote.Command) (remote.Result, error) {
+		if target.Credentials == nil {
+			return remote.Result{}, &remote.InvalidRequestError{Field: "target.credentials", Msg: "nil"}
+		}
+		c.mu.Lock()
+		h, down := c.hosts[target.Address], c.unreachable[target.Address]
+		c.mu.Unlock()
+		if h == nil || down {
+			return remote.Result{}, &remote.ConnectionError{Host: target.Address + ":22", Op: "dial", Err: errors.New("connect: no route to host")}
+		}
+		return h.run(ctx, cmd)
+	}}
+}
+
+// commands counts the commands run on every host.
+func (c *simCluster) commands() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var n int64
+	for _, h := range c.hosts {
+		n += h.commands.Load()
+	}
+	return n
+}
+
+// events merges the hosts' event logs in time order.
+func (c *simCluster) events(t testing.TB) []simEvent {
+	t.Helper()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var all []simEvent
+	for _, h := range c.hosts {
+		all = append(all, h.events(t)...)
+	}
+	sort.SliceStable(all, func(i, j int) bool { return all[i].At < all[j].At })
+	return all
+}
+
+// inMaintenance reports whether some host recorded host as in maintenance.
+func (c *simCluster) inMaintenance(host string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, h := range c.hosts {
+		if _, err := os.Stat(h.path("state", "maintenance", host)); err == nil {
+			return true
+		}
+	}
+	return false
+}

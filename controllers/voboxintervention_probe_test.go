@@ -1,0 +1,566 @@
+package controllers
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vobox-operator/vobox-operator/internal/remote"
+)
+
+func TestParseSvState(t *testing.T) {
+	cases := []struct {
+		line string
+		want svState
+	}{
+		{"run (pid 123) 45 seconds", svState{Running: true, Supervised: true, Seconds: 45}},
+		{"run (pid 123) 0 seconds, normally down", svState{Running: true, Supervised: true}},
+		{"run (pid 9) 2 seconds, want down", svState{Running: true, WantDown: true, Supervised: true, Seconds: 2}},
+		{"run (pid 9) 7 seconds, want down, got TERM", svState{Running: true, WantDown: true, Supervised: true, Seconds: 7}},
+		{"run (pid 9) 3 seconds, paused", svState{Running: true, Supervised: true, Seconds: 3}},
+		{"finish (pid 7) 1 seconds", svState{Running: true, Supervised: true, Seconds: 1}},
+		{"down 3 seconds, normally up", svState{Supervised: true, Seconds: 3}},
+		{"down 86400 seconds", svState{Supervised: true, Seconds: 86400}},
+		{"down 0 seconds, normally up, want up", svState{Supervised: true}},
+		{"warning: /opt/dirac/startup/WorkloadManagement_JobMonitoring: unable to open supervise/ok: file does not exist", svState{}},
+		{"warning: /opt/dirac/startup/Framework_SystemAdministrator: runsv not running.", svState{}},
+		{"warning: /opt/dirac/startup/X: unable to change directory: file does not exist", svState{}},
+		{"runsvstat: not found", svState{}},
+		{"", svState{}},
+		{"run (pid 1) many seconds", svState{Running: true, Supervised: true}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.line, func(t *testing.T) {
+			tc.want.Raw = tc.line
+			if got := parseSvState(tc.line); got != tc.want {
+				t.Errorf("parseSvState(%q) = %+v, want %+v", tc.line, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestParseProbe(t *testing.T) {
+	manifestText := manifestHeader + "\n" +
+		"Framework_SystemAdministrator\t/opt/dirac/runit/Framework/SystemAdministrator\tservice\tup\trestore\n" +
+		"WorkloadManagement_SiteDirector\t/opt/dirac/runit/WorkloadManagement/SiteDirector\tagent\tdown\texcluded\n"
+	var manifestOut strings.Builder
+	for _, l := range strings.Split(strings.TrimSuffix(manifestText, "\n"), "\n") {
+		manifestOut.WriteString("manifest\t" + l + "\n")
+	}
+	cases := []struct {
+		name    string
+		out     string
+		want    *hostProbe
+		wantErr string
+	}{
+		{
+			name: "services host, one link parked, one running, one not supervised",
+			out: "now\t1700000000\nroot\tok\n" +
+				"startup\tFramework_SystemAdministrator\t/opt/dirac/runit/Framework/SystemAdministrator\n" +
+				"stat\tFramework_SystemAdministrator\trun (pid 812) 3600 seconds\n" +
+				"startup\tWorkloadManagement_JobMonitoring\t/opt/dirac/runit/WorkloadManagement/JobMonitoring\n" +
+				"stat\tWorkloadManagement_JobMonitoring\twarning: /opt/dirac/startup/WorkloadManagement_JobMonitoring: unable to open supervise/ok: file does not exist\n" +
+				"startup\tWorkloadManagement_SiteDirector\t/opt/dirac/runit/WorkloadManagement/SiteDirector\n" +
+				"stat\tWorkloadManagement_SiteDirector\tdown 12 seconds, normally up\n" +
+				"agent\tWorkloadManagement_SiteDirector\n" +
+				"startup-save\tDataManagement_FileCatalog\t/opt/dirac/runit/DataManagement/FileCatalog\n" +
+				manifestOut.String() +
+				"a-line-from-a-newer-script\twith\tfields\n",
+			want: &hostProbe{
+				Now: 1700000000, RootExists: true,
+				Startup: map[string]string{
+					"Framework_SystemAdministrator":    "/opt/dirac/runit/Framework/SystemAdministrator",
+					"WorkloadManagement_JobMonitoring": "/opt/dirac/runit/WorkloadManagement/JobMonitoring",
+					"WorkloadManagement_SiteDirector":  "/opt/dirac/runit/WorkloadManagement/SiteDirector",
+				},
+				Save: map[string]string{"DataManagement_FileCatalog": "/opt/dirac/runit/DataManagement/FileCatalog"},
+				State: map[string]svState{
+					"Framework_SystemAdministrator": {Raw: "run (pid 812) 3600 seconds", Running: true, Supervised: true, Seconds: 3600},
+					"WorkloadManagement_JobMonitoring": {
+						Raw: "warning: /opt/dirac/startup/WorkloadManagement_JobMonitoring: unable to open supervise/ok: file does not exist"},
+					"WorkloadManagement_SiteDirector": {Raw: "down 12 seconds, normally up", Supervised: true, Seconds: 12},
+				},
+				AgentScript: map[string]bool{"WorkloadManagement_SiteDirector": true},
+				Manifest: &manifest{Entries: []manifestEntry{
+					{Name: "Framework_SystemAdministrator", Target: "/opt/dirac/runit/Framework/SystemAdministrator", Class: classService, WasUp: true},
+					{Name: "WorkloadManagement_SiteDirector", Target: "/opt/dirac/runit/WorkloadManagement/SiteDirector", Class: classAgent, Excluded: true},
+				}},
+			},
+		},
+		{
+			name: "database host, journal moved",
+			out: "now\t1700000000\nroot\tok\nmysql\tpresent\nmysqld\trunning\n" +
+				"jfrom\tlink\t/home/dirac/mysql-log\njto\tdir\n",
+			want: &hostProbe{Now: 1700000000, RootExists: true, Startup: map[string]string{}, Save: map[string]string{},
+				State: map[string]svState{}, AgentScript: map[string]bool{}, MysqlPresent: true, MysqldUp: true,
+				Journal: "link", JournalTarget: "/home/dirac/mysql-log", JournalTo: "dir"},
+		},
+		{
+			name: "database host, no mysql.server, journal in place",
+			out:  "now\t1700000000\nroot\tok\nmysql\tmissing\nmysqld\tstopped\njfrom\tdir\njto\tnone\n",
+			want: &hostProbe{Now: 1700000000, RootExists: true, Startup: map[string]string{}, Save: map[string]string{},
+				State: map[string]svState{}, AgentScript: map[string]bool{}, Journal: "dir", JournalTo: "none"},
+		},
+		{
+			name: "no DIRAC root",
+			out:  "now\t1700000000\nroot\tmissing\n",
+			want: &hostProbe{Now: 1700000000, Startup: map[string]string{}, Save: map[string]string{},
+				State: map[string]svState{}, AgentScript: map[string]bool{}},
+		},
+		{
+			name: "empty manifest (header only) is a manifest",
+			out:  "now\t1\nroot\tok\nmanifest\t" + manifestHeader + "\n",
+			want: &hostProbe{Now: 1, RootExists: true, Startup: map[string]string{}, Save: map[string]string{},
+				State: map[string]svState{}, AgentScript: map[string]bool{}, Manifest: &manifest{}},
+		},
+		{name: "cut short", out: "now\t1700000000\n", wantErr: "incomplete"},
+		{name: "empty", out: "", wantErr: "incomplete"},
+		{name: "bad manifest", out: "root\tok\nmanifest\tname\ttarget\n", wantErr: "want 5 tab-separated fields"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := parseProbe([]byte(tc.out))
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("parseProbe error = %v, want one containing %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("parseProbe: %v", err)
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("parseProbe =\n%+v\nwant\n%+v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestManifestRoundTrip(t *testing.T) {
+	m := &manifest{Entries: []manifestEntry{
+		{Name: "WorkloadManagement_SiteDirector", Target: "/opt/dirac/runit/WorkloadManagement/SiteDirector", Class: classAgent, WasUp: true, Excluded: true},
+		{Name: "Framework_SystemAdministrator", Target: "/opt/dirac/runit/Framework/SystemAdministrator", Class: classService, WasUp: true},
+		{Name: "DataManagement_FTS3Agent", Target: "../runit/DataManagement/FTS3Agent", Class: classAgent},
+	}}
+	text := m.encode()
+	if !strings.HasPrefix(text, manifestHeader+"\n") || !strings.HasSuffix(text, "\n") {
+		t.Fatalf("encode() = %q: want the header first and a final newline", text)
+	}
+	lines := strings.Split(strings.TrimSuffix(text, "\n"), "\n")
+	if !slices.IsSorted(lines[1:]) {
+		t.Errorf("encode() lines are not sorted by name: %q", lines)
+	}
+	got, err := parseManifest(lines)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := slices.Clone(m.Entries)
+	slices.SortFunc(want, func(a, b manifestEntry) int { return strings.Compare(a.Name, b.Name) })
+	if !reflect.DeepEqual(got.Entries, want) {
+		t.Errorf("round trip = %+v, want %+v", got.Entries, want)
+	}
+	if m.encode() != text {
+		t.Error("encode is not deterministic")
+	}
+	if e := got.entry("Framework_SystemAdministrator"); e == nil || e.Class != classService {
+		t.Errorf("entry() = %+v", e)
+	}
+	if got.entry("Nope") != nil {
+		t.Error("entry of an unknown name is not nil")
+	}
+	if manifestName("1234-abcd") != ".vobox-manifest-1234-abcd" {
+		t.Errorf("manifestName = %q", manifestName("1234-abcd"))
+	}
+}
+
+func TestParseFindings(t *testing.T) {
+	long := strings.Repeat("x", 300)
+	out := "finding\tFramework_A\t2024-01-01 10:00:00 UTC Framework/A ERROR: boom\n" +
+		"noise\n" +
+		"finding\tFramework_B\tTraceback (most recent call last):\n" +
+		"finding\tFramework_C\t" + long + "\n" +
+		"finding\tbroken\n"
+	got := parseFindings([]byte(out))
+	want := []string{
+		"Framework_A: 2024-01-01 10:00:00 UTC Framework/A ERROR: boom",
+		"Framework_B: Traceback (most recent call last):",
+		"Framework_C: " + strings.Repeat("x", 200),
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("parseFindings = %q, want %q", got, want)
+	}
+	if parseFindings(nil) != nil {
+		t.Error("no output gives findings")
+	}
+}
+
+// The scripts, run for real with sh against a simulated host.
+
+func runSim(t *testing.T, h *simHost, cmd remote.Command) remote.Result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	res, err := h.run(ctx, cmd)
+	if err != nil {
+		t.Fatalf("%v: %v", displayCommand(cmd), err)
+	}
+	return res
+}
+
+func probeSim(t *testing.T, h *simHost, manifestFile string, db bool) *hostProbe {
+	t.Helper()
+	cmd := remote.Command{"sh", "-c", probeScript, "vobox-probe", simDiracRoot, manifestFile, "", "", ""}
+	if db {
+		cmd = remote.Command{"sh", "-c", probeScript, "vobox-probe", simDiracRoot, manifestFile, simMysqlServer, simJournalFrom, simJournalTo}
+	}
+	res := runSim(t, h, cmd)
+	if res.ExitCode != 0 {
+		t.Fatalf("probe exited %d: %s", res.ExitCode, res.Stderr)
+	}
+	p, err := parseProbe(res.Stdout)
+	if err != nil {
+		t.Fatalf("parseProbe: %v\n%s", err, res.Stdout)
+	}
+	return p
+}
+
+func TestProbeScript(t *testing.T) {
+	h := newSimHost(t, "vobox1", true,
+		simComponent{Link: "Framework_SystemAdministrator"},
+		simComponent{Link: "WorkloadManagement_SiteDirector", Agent: true},
+		simComponent{Link: "DataManagement_FTS3Agent", Agent: true, Down: true},
+	)
+	// Odd entries the probe must skip: a name outside the link alphabet, a
+	// target with a tab, a plain file, and a dot link which it must see.
+	if err := os.Symlink("../runit/x", h.path("dirac", "startup", "bad name")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("../runit/with\ttab", h.path("dirac", "startup", "Tabbed_Target")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(h.path("dirac", "startup", "README"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(h.path("dirac", "startup-save"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("../runit/Old/Thing", h.path("dirac", "startup-save", ".Hidden_Link")); err != nil {
+		t.Fatal(err)
+	}
+	before := time.Now().Unix()
+	p := probeSim(t, h, manifestName("uid-1"), true)
+
+	if !p.RootExists || p.Now < before || p.Now > time.Now().Unix()+1 {
+		t.Errorf("root/now = %v/%d", p.RootExists, p.Now)
+	}
+	wantStartup := map[string]string{
+		"Framework_SystemAdministrator":   "../runit/Framework/SystemAdministrator",
+		"WorkloadManagement_SiteDirector": "../runit/WorkloadManagement/SiteDirector",
+		"DataManagement_FTS3Agent":        "../runit/DataManagement/FTS3Agent",
+	}
+	if !reflect.DeepEqual(p.Startup, wantStartup) {
+		t.Errorf("startup = %v, want %v", p.Startup, wantStartup)
+	}
+	if !reflect.DeepEqual(p.Save, map[string]string{".Hidden_Link": "../runit/Old/Thing"}) {
+		t.Errorf("startup-save = %v", p.Save)
+	}
+	if st := p.State["Framework_SystemAdministrator"]; !st.Running || !st.Supervised || st.Seconds < 100 {
+		t.Errorf("state of a running service = %+v", st)
+	}
+	if st := p.State["DataManagement_FTS3Agent"]; st.Running || !st.Supervised {
+		t.Errorf("state of a stopped agent = %+v", st)
+	}
+	if !reflect.DeepEqual(p.AgentScript, map[string]bool{"WorkloadManagement_SiteDirector": true, "DataManagement_FTS3Agent": true}) {
+		t.Errorf("agent scripts = %v", p.AgentScript)
+	}
+	if p.Manifest != nil {
+		t.Errorf("fresh host has a manifest: %+v", p.Manifest)
+	}
+	if !p.MysqlPresent || !p.MysqldUp || p.Journal != "dir" || p.JournalTo != "none" {
+		t.Errorf("database = present %v up %v journal %s→%s", p.MysqlPresent, p.MysqldUp, p.Journal, p.JournalTo)
+	}
+
+	// A link whose runsv has not started yet: runsvstat's warning, not a state.
+	sys := h.path("dirac", "runit", "Framework", "SystemAdministrator", "supervise")
+	if err := os.RemoveAll(sys); err != nil {
+		t.Fatal(err)
+	}
+	// The runsvdir scan before the next command marks it pending only.
+	p = probeSim(t, h, manifestName("uid-1"), false)
+	if st := p.State["Framework_SystemAdministrator"]; st.Supervised || st.Running || !strings.Contains(st.Raw, "unable to open supervise/ok") {
+		t.Errorf("state of an unsupervised link = %+v", st)
+	}
+	if p.MysqlPresent || p.Journal != "" {
+		t.Errorf("a probe without database arguments reports the database: %+v", p)
+	}
+
+	// mysqld stopped, mysql.server gone.
+	if err := os.Remove(h.path("state", "mysqld.running")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(h.path("mysql", "mysql.server")); err != nil {
+		t.Fatal(err)
+	}
+	if p = probeSim(t, h, manifestName("uid-1"), true); p.MysqlPresent || p.MysqldUp {
+		t.Errorf("database = present %v up %v, want neither", p.MysqlPresent, p.MysqldUp)
+	}
+}
+
+func TestProbeScriptNoRoot(t *testing.T) {
+	h := newSimHost(t, "vobox1", false)
+	if err := os.RemoveAll(h.path("dirac")); err != nil {
+		t.Fatal(err)
+	}
+	p := probeSim(t, h, manifestName("uid"), true)
+	if p.RootExists {
+		t.Fatal("probe says the root exists")
+	}
+	d := decideStop(p, componentsInput{Host: "vobox1", Root: simDiracRoot})
+	if d.Fail == nil || d.Fail.Reason != "DiracRootMissing" {
+		t.Errorf("decideStop without a root = %+v", d)
+	}
+}
+
+func TestWriteManifestScript(t *testing.T) {
+	h := newSimHost(t, "vobox1", false)
+	name := manifestName("0b5c-uid")
+	m := &manifest{Entries: []manifestEntry{
+		{Name: "Framework_SystemAdministrator", Target: "../runit/Framework/SystemAdministrator", Class: classService, WasUp: true},
+		{Name: "WorkloadManagement_SiteDirector", Target: "../runit/WorkloadManagement/SiteDirector", Class: classAgent, Excluded: true},
+	}}
+	write := func(m *manifest) {
+		t.Helper()
+		res := runSim(t, h, remote.Command{"sh", "-c", writeManifestScript, "vobox-manifest", simDiracRoot + "/startup-save", name, m.encode()})
+		if res.ExitCode != 0 {
+			t.Fatalf("write manifest exited %d: %s", res.ExitCode, res.Stderr)
+		}
+	}
+	write(m) // creates startup-save
+	p := probeSim(t, h, name, false)
+	if p.Manifest == nil || !reflect.DeepEqual(p.Manifest.Entries, m.Entries) {
+		t.Fatalf("manifest read back = %+v, want %+v", p.Manifest, m.Entries)
+	}
+	// Rewritten with one more entry: replaced whole, no temporary file left.
+	m.Entries = append(m.Entries, manifestEntry{Name: "Z_Z", Target: "../runit/Z/Z", Class: classService, WasUp: true})
+	write(m)
+	if p = probeSim(t, h, name, false); len(p.Manifest.Entries) != 3 {
+		t.Errorf("rewritten manifest has %d entries, want 3", len(p.Manifest.Entries))
+	}
+	entries, _ := os.ReadDir(h.path("dirac", "startup-save"))
+	if len(entries) != 1 || entries[0].Name() != name {
+		t.Errorf("startup-save holds %v, want only the manifest", entries)
+	}
+	// Another intervention's manifest is not ours.
+	if p = probeSim(t, h, manifestName("other"), false); p.Manifest != nil {
+		t.Errorf("probe for another UID found a manifest")
+	}
+	// The manifest is no link: it never shows as a parked link.
+	if len(p.Save) != 0 {
+		t.Errorf("startup-save links = %v", p.Save)
+	}
+}
+
+func TestMoveLinksScript(t *testing.T) {
+	h := newSimHost(t, "vobox1", false,
+		simComponent{Link: "A_One"}, simComponent{Link: "A_Two"}, simComponent{Link: "A_Three"}, simComponent{Link: "A_Four"})
+	save := h.path("dirac", "startup-save")
+	if err := os.MkdirAll(save, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// A_Two has a different link of the same name parked; A_Three's name is
+	// taken by a directory (which mv without -T would move the link into);
+	// A_Four's by a dangling link.
+	if err := os.Symlink("../runit/Other/Two", filepath.Join(save, "A_Two")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(save, "A_Three"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/nonexistent", filepath.Join(save, "A_Four")); err != nil {
+		t.Fatal(err)
+	}
+	res := runSim(t, h, remote.Command{"sh", "-c", moveLinksScript, "vobox-park", simDiracRoot + "/startup", simDiracRoot + "/startup-save",
+		"A_One", "A_Two", "A_Three", "A_Four", "A_Missing"})
+	if res.ExitCode != 0 {
+		t.Fatalf("move exited %d: %s", res.ExitCode, res.Stderr)
+	}
+	wantOut := "moved\tA_One\nexists\tA_Two\nexists\tA_Three\nexists\tA_Four\nabsent\tA_Missing\n"
+	if string(res.Stdout) != wantOut {
+		t.Errorf("output = %q, want %q", res.Stdout, wantOut)
+	}
+	if got := h.links(t, "startup"); !reflect.DeepEqual(got, map[string]string{
+		"A_Two": "../runit/A/Two", "A_Three": "../runit/A/Three", "A_Four": "../runit/A/Four"}) {
+		t.Errorf("startup = %v", got)
+	}
+	if got := h.links(t, "startup-save"); !reflect.DeepEqual(got, map[string]string{
+		"A_One": "../runit/A/One", "A_Two": "../runit/Other/Two", "A_Four": "/nonexistent"}) {
+		t.Errorf("startup-save = %v", got)
+	}
+	if entries, _ := os.ReadDir(filepath.Join(save, "A_Three")); len(entries) != 0 {
+		t.Errorf("a link was moved into the directory A_Three: %v", entries)
+	}
+	// Moving back restores the link; a second run moves nothing.
+	back := remote.Command{"sh", "-c", moveLinksScript, "vobox-restore", simDiracRoot + "/startup-save", simDiracRoot + "/startup", "A_One"}
+	if res = runSim(t, h, back); string(res.Stdout) != "moved\tA_One\n" {
+		t.Errorf("restore output = %q", res.Stdout)
+	}
+	if res = runSim(t, h, back); string(res.Stdout) != "exists\tA_One\n" || res.ExitCode != 0 {
+		t.Errorf("second restore output = %q, exit %d", res.Stdout, res.ExitCode)
+	}
+	if got := h.links(t, "startup")["A_One"]; got != "../runit/A/One" {
+		t.Errorf("restored link points to %q", got)
+	}
+}
+
+func TestJournalScript(t *testing.T) {
+	in := databaseInput{Host: "db1", MysqlServer: simMysqlServer, JournalFrom: simJournalFrom, JournalTo: simJournalTo}
+	move := remote.Command{"sh", "-c", journalScript, "vobox-journal", simJournalFrom, simJournalTo}
+	stopped := func(t *testing.T, h *simHost) *hostProbe {
+		t.Helper()
+		_ = os.Remove(h.path("state", "mysqld.running"))
+		return probeSim(t, h, manifestName("uid"), true)
+	}
+	checkMoved := func(t *testing.T, h *simHost) {
+		t.Helper()
+		if got := h.journal(t); got != "link:"+h.path("home", "mysql-log") {
+			t.Fatalf("journal = %s, want a link to the destination", got)
+		}
+		if b, err := os.ReadFile(h.path("home", "mysql-log", "ib_logfile0")); err != nil || string(b) != "journal" {
+			t.Fatalf("journal content at the destination: %q, %v", b, err)
+		}
+		if d := decideStopDatabase(stopped(t, h), in); !d.Done {
+			t.Fatalf("after the move, decideStopDatabase = %+v, want done", d)
+		}
+	}
+
+	t.Run("fresh move, then idempotent", func(t *testing.T) {
+		h := newSimHost(t, "db1", true)
+		d := decideStopDatabase(stopped(t, h), in)
+		if d.Step != "MoveJournal" {
+			t.Fatalf("decision = %+v, want MoveJournal", d)
+		}
+		for range 2 {
+			if res := runSim(t, h, d.Commands[0]); res.ExitCode != 0 {
+				t.Fatalf("journal move exited %d: %s", res.ExitCode, res.Stderr)
+			}
+			checkMoved(t, h)
+		}
+	})
+	t.Run("resumes after a crash between mv and ln", func(t *testing.T) {
+		h := newSimHost(t, "db1", true)
+		if err := os.Rename(h.path("mysql", "log"), h.path("home", "mysql-log")); err != nil {
+			t.Fatal(err)
+		}
+		if d := decideStopDatabase(stopped(t, h), in); d.Step != "MoveJournal" {
+			t.Fatalf("decision after the crash = %+v, want MoveJournal", d)
+		}
+		if res := runSim(t, h, move); res.ExitCode != 0 {
+			t.Fatalf("journal move exited %d: %s", res.ExitCode, res.Stderr)
+		}
+		checkMoved(t, h)
+	})
+	t.Run("both directories: nothing moved", func(t *testing.T) {
+		h := newSimHost(t, "db1", true)
+		if err := os.MkdirAll(h.path("home", "mysql-log"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if d := decideStopDatabase(stopped(t, h), in); d.Fail == nil || d.Fail.Reason != "JournalConflict" {
+			t.Fatalf("decision = %+v, want JournalConflict", d)
+		}
+		// Even if run, the script leaves both alone.
+		if res := runSim(t, h, move); res.ExitCode != 0 {
+			t.Fatalf("journal script exited %d: %s", res.ExitCode, res.Stderr)
+		}
+		if h.journal(t) != "dir" {
+			t.Errorf("journal = %s, want it left in place", h.journal(t))
+		}
+		if _, err := os.Stat(h.path("home", "mysql-log", "log")); err == nil {
+			t.Error("the journal was moved into the existing destination")
+		}
+	})
+}
+
+func TestLogScanScript(t *testing.T) {
+	h := newSimHost(t, "vobox1", false, simComponent{Link: "WorkloadManagement_JobMonitoring"}, simComponent{Link: "Framework_Monitoring"})
+	write := func(link, content string) {
+		sys, comp, _ := strings.Cut(link, "_")
+		if err := os.WriteFile(h.path("dirac", "runit", sys, comp, "log", "current"), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("WorkloadManagement_JobMonitoring", ""+
+		"2024-05-01 09:59:59 UTC WorkloadManagement/JobMonitoring ERROR: before the start, ignored\n"+
+		"Traceback (most recent call last): continuation of an old line, ignored\n"+
+		"2024-05-01 10:00:00 UTC WorkloadManagement/JobMonitoring INFO: Starting\n"+
+		"2024-05-01 10:00:01 UTC WorkloadManagement/JobMonitoring ERROR: Cannot connect\n"+
+		"2024-05-01 10:00:02 UTC WorkloadManagement/JobMonitoring INFO: xERROR:y, no match for the spaced pattern\n"+
+		"2024-05-01 10:00:03 UTC WorkloadManagement/JobMonitoring INFO: handled\n"+
+		"Traceback (most recent call last):\n"+
+		"  File \"x.py\", line 3, in f\n"+
+		"2024-05-01 10:00:04 UTC WorkloadManagement/JobMonitoring FATAL: dying\n")
+	var many strings.Builder
+	for i := range 9 {
+		many.WriteString("2024-05-01 10:00:0" + string(rune('0'+i)) + " UTC Framework/Monitoring ERROR: number " + string(rune('0'+i)) + "\n")
+	}
+	write("Framework_Monitoring", many.String())
+
+	since := time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC)
+	items := []scanItem{{Link: "WorkloadManagement_JobMonitoring", Since: since}, {Link: "Framework_Monitoring", Since: since}, {Link: "No_Log", Since: since}}
+	res := runSim(t, h, logScanCommand(simDiracRoot, []string{" ERROR: ", " FATAL: ", "Traceback"}, items))
+	if res.ExitCode != 0 {
+		t.Fatalf("scan exited %d: %s", res.ExitCode, res.Stderr)
+	}
+	got := parseFindings(res.Stdout)
+	want := []string{
+		"WorkloadManagement_JobMonitoring: 2024-05-01 10:00:01 UTC WorkloadManagement/JobMonitoring ERROR: Cannot connect",
+		"WorkloadManagement_JobMonitoring: Traceback (most recent call last):",
+		"WorkloadManagement_JobMonitoring: 2024-05-01 10:00:04 UTC WorkloadManagement/JobMonitoring FATAL: dying",
+		// The last five of each log only.
+		"Framework_Monitoring: 2024-05-01 10:00:04 UTC Framework/Monitoring ERROR: number 4",
+		"Framework_Monitoring: 2024-05-01 10:00:05 UTC Framework/Monitoring ERROR: number 5",
+		"Framework_Monitoring: 2024-05-01 10:00:06 UTC Framework/Monitoring ERROR: number 6",
+		"Framework_Monitoring: 2024-05-01 10:00:07 UTC Framework/Monitoring ERROR: number 7",
+		"Framework_Monitoring: 2024-05-01 10:00:08 UTC Framework/Monitoring ERROR: number 8",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("findings =\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+
+	// A continuation line belongs to the line before it: a traceback under
+	// an in-window line is found even by a pattern of its own lines only.
+	res = runSim(t, h, logScanCommand(simDiracRoot, []string{`File "x.py"`}, items[:1]))
+	if got := parseFindings(res.Stdout); len(got) != 1 || !strings.Contains(got[0], `File "x.py", line 3`) {
+		t.Errorf("continuation findings = %q", got)
+	}
+	// A later start: only what follows it.
+	res = runSim(t, h, logScanCommand(simDiracRoot, []string{" ERROR: ", " FATAL: ", "Traceback"},
+		[]scanItem{{Link: "WorkloadManagement_JobMonitoring", Since: since.Add(4 * time.Second)}}))
+	if got := parseFindings(res.Stdout); len(got) != 1 || !strings.Contains(got[0], "FATAL: dying") {
+		t.Errorf("findings since 10:00:04 = %q", got)
+	}
+	// No pattern finds nothing; a clean window finds nothing.
+	if res = runSim(t, h, logScanCommand(simDiracRoot, nil, items)); len(parseFindings(res.Stdout)) != 0 || res.ExitCode != 0 {
+		t.Errorf("no pattern: %q, exit %d", res.Stdout, res.ExitCode)
+	}
+	res = runSim(t, h, logScanCommand(simDiracRoot, []string{" ERROR: "}, []scanItem{{Link: "Framework_Monitoring", Since: since.Add(time.Hour)}}))
+	if got := parseFindings(res.Stdout); len(got) != 0 {
+		t.Errorf("findings after the last line = %q", got)
+	}
+	// Patterns that look like options or regular expressions are fixed strings.
+	write("Framework_Monitoring", "2024-05-01 10:00:00 UTC x -e a.b [y] -f\n")
+	for _, p := range []string{"-e", "a.b", "[y]", "-f"} {
+		res = runSim(t, h, logScanCommand(simDiracRoot, []string{p}, []scanItem{{Link: "Framework_Monitoring", Since: since}}))
+		if got := parseFindings(res.Stdout); len(got) != 1 {
+			t.Errorf("pattern %q: findings %q, stderr %q", p, got, res.Stderr)
+		}
+	}
+	res = runSim(t, h, logScanCommand(simDiracRoot, []string{"a?b"}, []scanItem{{Link: "Framework_Monitoring", Since: since}}))
+	if got := parseFindings(res.Stdout); len(got) != 0 {
+		t.Errorf("pattern a?b matched as a regular expression: %q", got)
+	}
+}

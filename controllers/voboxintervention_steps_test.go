@@ -1,0 +1,118 @@
+package controllers
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	diracv1 "github.com/vobox-operator/vobox-operator/api/v1alpha1"
+	"github.com/vobox-operator/vobox-operator/internal/remote"
+)
+
+func TestRanInThisStep(t *testing.T) {
+	at := func(d time.Duration) *metav1.Time { tm := metav1.NewTime(statusNow.Add(d)); return &tm }
+	step := func(name string, started *metav1.Time) *diracv1.StepStatus {
+		return &diracv1.StepStatus{Name: name, StartedAt: started}
+	}
+	cases := []struct {
+		name string
+		hs   diracv1.HostStatus
+		want bool
+	}{
+		{"sent in this step", diracv1.HostStatus{WaitingSince: at(0), LastStep: step("StopDatabase", at(time.Second))}, true},
+		{"same second (timestamps are whole seconds)", diracv1.HostStatus{WaitingSince: at(0), LastStep: step("StopDatabase", at(0))}, true},
+		{"left over from the plan before a flip", diracv1.HostStatus{WaitingSince: at(0), LastStep: step("StopDatabase", at(-time.Minute))}, false},
+		{"another command last", diracv1.HostStatus{WaitingSince: at(0), LastStep: step("MoveJournal", at(time.Second))}, false},
+		{"nothing ran", diracv1.HostStatus{WaitingSince: at(0)}, false},
+		{"not in a step", diracv1.HostStatus{LastStep: step("StopDatabase", at(0))}, false},
+	}
+	for _, tc := range cases {
+		if got := ranInThisStep(&tc.hs, "StopDatabase"); got != tc.want {
+			t.Errorf("%s: ranInThisStep = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+// TestDecideUsesTheCurrentStepOnly: a command of the same name run before a
+// flip does not count as sent in the new step.
+func TestDecideUsesTheCurrentStepOnly(t *testing.T) {
+	r := &VOBoxInterventionReconciler{}
+	vbi := statusFixture(diracv1.StateDown, diracv1.FailurePolicyHalt)
+	vbi.Spec.Layout.MysqlServer = "/opt/dirac/pro/mysql/share/mysql/mysql.server"
+	vbi.Spec.Strategy.StopTimeout = metav1.Duration{Duration: time.Minute}
+	s := statusScope(vbi)
+	since, before := metav1.NewTime(statusNow), metav1.NewTime(statusNow.Add(-10*time.Minute))
+	up := dbProbe(true, "", "", "")
+
+	db := s.hostStatus("d1")
+	db.WaitingSince, db.LastStep = &since, &diracv1.StepStatus{Name: "StopDatabase", StartedAt: &before}
+	tier := s.plan.Tier(diracv1.DatabasesStoppedCondition)
+	if d := r.decide(s, tier, "d1", up, &stepState{}); d.Step != "StopDatabase" {
+		t.Errorf("stale StopDatabase: decision = %+v, want the stop sent", d)
+	}
+	db.LastStep.StartedAt = &since
+	if d := r.decide(s, tier, "d1", up, &stepState{}); d.Wait == 0 {
+		t.Errorf("StopDatabase sent in this step: decision = %+v, want a wait", d)
+	}
+
+	a := s.hostStatus("a1")
+	a.WaitingSince, a.LastStep = &since, &diracv1.StepStatus{Name: "StopComponents", StartedAt: &before}
+	p := probed([]link{running("WorkloadManagement_JobAgent", 50)}, nil, manifestOf(entry("WorkloadManagement_JobAgent", classAgent, true, false)))
+	tier = s.plan.Tier(diracv1.AgentsStoppedCondition)
+	if d := r.decide(s, tier, "a1", p, &stepState{}); d.Step != "StopComponents" {
+		t.Errorf("stale StopComponents: decision = %+v, want runsvctrl d", d)
+	}
+}
+
+func TestDisplayCommand(t *testing.T) {
+	m := (&manifest{Entries: []manifestEntry{entry("A_B", classService, true, false)}}).encode()
+	cases := []struct {
+		cmd  remote.Command
+		want []string
+	}{
+		{remote.Command{"sh", "-c", probeScript, "vobox-probe", "/opt/dirac", ".m", "", "", ""}, []string{"vobox-probe", "/opt/dirac", ".m", "", "", ""}},
+		{remote.Command{"sh", "-c", writeManifestScript, "vobox-manifest", "/opt/dirac/startup-save", ".m", m}, []string{"vobox-manifest", "/opt/dirac/startup-save", ".m", "<2 lines>"}},
+		{remote.Command{"runsvctrl", "d", "/opt/dirac/startup/A_B"}, []string{"runsvctrl", "d", "/opt/dirac/startup/A_B"}},
+	}
+	for _, tc := range cases {
+		if got := displayCommand(tc.cmd); !slices.Equal(got, tc.want) {
+			t.Errorf("displayCommand = %q, want %q", got, tc.want)
+		}
+	}
+	long := make(remote.Command, 100)
+	if got := displayCommand(long); len(got) != 64 {
+		t.Errorf("displayCommand keeps %d arguments, want 64", len(got))
+	}
+}
+
+func TestOutcomeOf(t *testing.T) {
+	s := &scope{}
+	cases := []struct {
+		err      error
+		reason   string
+		terminal bool
+	}{
+		{&failure{Reason: diracv1.ReasonStartupSaveConflict, Terminal: true}, diracv1.ReasonStartupSaveConflict, true},
+		{fmt.Errorf("failed to run x: %w", &remote.HostKeyMismatchError{}), diracv1.ReasonHostKeyMismatch, true},
+		{fmt.Errorf("failed to run x: %w", &remote.AuthError{Err: errors.New("denied")}), diracv1.ReasonAuthFailed, true},
+		{fmt.Errorf("failed to run x: %w", &remote.TimeoutError{Err: errors.New("deadline")}), diracv1.ReasonStepTimeout, false},
+		{fmt.Errorf("failed to run x: %w", &remote.ConnectionError{Op: "dial", Err: errors.New("refused")}), diracv1.ReasonUnreachable, false},
+		{fmt.Errorf("failed to run x: %w", &remote.InvalidRequestError{Field: "command"}), diracv1.ReasonCommandFailed, true},
+	}
+	for _, tc := range cases {
+		o := s.outcomeOf(tc.err)
+		if o.fail == nil || o.fail.Reason != tc.reason || o.fail.Terminal != tc.terminal {
+			t.Errorf("outcomeOf(%v) = %+v, want %s (terminal %v)", tc.err, o.fail, tc.reason, tc.terminal)
+		}
+	}
+}
+
+func TestMergeNames(t *testing.T) {
+	if got := mergeNames([]string{"b", "a"}, []string{"c", "a"}); !slices.Equal(got, []string{"a", "b", "c"}) {
+		t.Errorf("mergeNames = %v", got)
+	}
+}
