@@ -19,8 +19,13 @@
 // newlines, '$', '`', '\', globs and invalid UTF-8 included. An argument
 // holding NUL (which no argv can carry) or an empty argv is refused. User
 // input can never become shell syntax; a command that needs the shell says so
-// explicitly, as
-// in Command{"sh", "-c", script, "sh", arg1, arg2}.
+// explicitly, as in Command{"sh", "-c", script, "sh", arg1, arg2}.
+//
+// SSHExecutor runs the quoted argv with the shell's exec, behind a small
+// watchdog (see below), so argv[0] is a program looked up in PATH, not a shell
+// builtin or alias, and may not begin with '-'. The command's stdin is
+// /dev/null. Whatever the login shell's startup files print (bash reads
+// ~/.bashrc for ssh sessions) lands in the output, as with any ssh client.
 //
 // # Host keys and credentials
 //
@@ -47,19 +52,26 @@
 // is retried with jittered exponential backoff, up to Options.HandshakeAttempts
 // times; a session open on a pooled connection that turns out to be broken is
 // retried once on a fresh connection; a session the host refused (sshd
-// MaxSessions) is retried after a short pause. A command that started is never
-// run again: when the connection breaks under it, Run returns a
-// *ConnectionError with Op "command" (reason ConnectionLost) and the caller,
+// MaxSessions, which it frees a moment after a session ends) is retried after
+// a short pause. A refused TCP connection is not retried. A command that
+// started is never run again: when the connection breaks under it, Run returns
+// a *ConnectionError with Op "command" (reason ConnectionLost) and the caller,
 // which probes before it acts, decides.
 //
 // # Deadlines
 //
 // Nothing waits without a bound. One dial plus handshake is bounded by
 // Target.ConnectTimeout; the whole Run by its context. When the context ends
-// during a command, the remote process group is sent SIGKILL, the session is
-// closed and Run returns a *TimeoutError at once, with the output so far;
-// it does not wait for the host to answer. Keepalives (keepalive@openssh.com)
-// on a ticker close a connection that stops answering, which also ends any
+// during a command, Run returns a *TimeoutError at once, with the output so
+// far, without waiting for the host to answer, and the remote command is
+// killed: the session is sent SIGKILL and closed. sshd ignores signal requests
+// from root logins (they need privilege separation), so every command also
+// runs behind a watchdog: a background reader of the session's stdin, which
+// the executor holds open until the command ends and closes to abandon it.
+// On that EOF, or when the connection dies, the watchdog kills the command's
+// process group, unless the command already ended; processes a command leaves
+// running on purpose are not touched. Keepalives (keepalive@openssh.com) on a
+// ticker close a connection that stops answering, which also ends any
 // goroutine still waiting on it.
 //
 // # Connections
@@ -70,9 +82,11 @@
 // dropped and redialled by the next command, one that stays idle is closed,
 // and one made with Credentials whose Digest differs from the caller's (the
 // Secret changed) is retired: it finishes its commands and closes, and the new
-// content is used for a new connection and host-key check. Handshakes are
-// bounded per executor and per address:port so that a fan-out to hundreds of
-// hosts neither trips MaxStartups nor starves the CPU.
+// content is used for a new connection and host-key check. Two Secrets with
+// different content for the same (address, port, user) would therefore keep
+// replacing each other's connection. Handshakes are bounded per executor and
+// per address:port so that a fan-out to hundreds of hosts neither trips
+// MaxStartups nor starves the CPU.
 //
 // # Metrics
 //

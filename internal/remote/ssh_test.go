@@ -90,6 +90,27 @@ func TestRunNonZeroExit(t *testing.T) {
 	}
 }
 
+func TestRunSignalledAndLeftBehind(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Options{}, sshdConfig{})
+	res := f.run(t, "sh", "-c", "echo dying; kill -TERM $$")
+	if res.ExitCode != -1 || res.Signal != "TERM" || string(res.Stdout) != "dying\n" {
+		t.Fatalf("got exit %d signal %q stdout %q, want -1 TERM", res.ExitCode, res.Signal, res.Stdout)
+	}
+	// A process the command leaves running survives the end of the session,
+	// as with plain sshd: the watchdog only acts on abandoned commands.
+	const marker = "3.0505"
+	f.run(t, "sh", "-c", "sleep "+marker+" >/dev/null 2>&1 </dev/null & echo started")
+	time.Sleep(300 * time.Millisecond)
+	if !processWithArg(marker) {
+		t.Fatal("the background process was killed when the session ended")
+	}
+	// A program name starting with '-' would be an option to exec.
+	if _, err := f.exec.Run(context.Background(), f.target(), Command{"-x"}); Reason(err) != ReasonInvalidRequest {
+		t.Fatalf("got %v, want an invalid request", err)
+	}
+}
+
 func TestRunOutputCap(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, Options{}, sshdConfig{})
