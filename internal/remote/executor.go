@@ -44,7 +44,7 @@ type Target struct {
 // Result is what a command produced.
 type Result struct {
 	// ExitCode is the remote exit status; -1 when the process died of a signal
-	// or did not finish.
+	// or did not finish, and whenever Run returns an error.
 	ExitCode int
 	// Signal is the name of the signal that killed the remote process, as
 	// sshd reports it without the "SIG" prefix (e.g. "KILL"), or "".

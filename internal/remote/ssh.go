@@ -232,6 +232,7 @@ func (e *SSHExecutor) Run(ctx context.Context, target Target, cmd Command) (Resu
 	outcome := outcomeSuccess
 	switch {
 	case err != nil:
+		res.ExitCode = -1 // never mistaken for success by a careless caller
 		outcome = outcomeLabel(err)
 	case res.ExitCode != 0:
 		outcome = outcomeExitNonzero
@@ -421,7 +422,7 @@ func (e *SSHExecutor) startDialLocked(ctx context.Context, key poolKey, hostport
 		sessions:   make(chan struct{}, e.opts.MaxSessionsPerConnection),
 	}
 	e.pool[key] = c
-	logger := log.FromContext(ctx).WithValues("sshHost", hostport, "sshUser", t.User)
+	logger := log.FromContext(ctx).WithValues("sshTarget", t.Name, "sshHost", hostport, "sshUser", t.User)
 	e.wg.Add(1)
 	go e.dial(logr.NewContext(dctx, logger), logger, c, t)
 	return c
