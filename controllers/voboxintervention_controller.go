@@ -51,9 +51,6 @@ type VOBoxInterventionReconciler struct {
 	Metrics *Metrics
 	// MaxConcurrentReconciles is how many interventions are worked at once.
 	MaxConcurrentReconciles int
-	// MinStatusInterval bounds status writes of one intervention while it
-	// polls (default 1s).
-	MinStatusInterval time.Duration
 }
 
 // +kubebuilder:rbac:groups=dirac.vobox.io,resources=voboxinterventions,verbs=get;list;watch;update;patch
@@ -130,6 +127,11 @@ func (r *VOBoxInterventionReconciler) observeGeneration(ctx context.Context, s *
 		}
 		for i := range st.Hosts {
 			hs := &st.Hosts[i]
+			if s.vbi.Spec.State == diracv1.StateDown {
+				// A new Down records afresh what it parks; the on-host
+				// manifest of an unfinished Up still holds the old record.
+				hs.SavedComponents, hs.ExcludedComponents = nil, nil
+			}
 			hs.CompletedTiers, hs.WaitingSince, hs.Attempts, hs.Findings, hs.KilledComponents = nil, nil, 0, nil, nil
 			hs.Phase, hs.Reason, hs.Message = diracv1.HostPending, "", ""
 		}

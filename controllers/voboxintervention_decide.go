@@ -75,6 +75,9 @@ type componentsInput struct {
 	SavedInStatus []string
 	// Scanned is true once the logs were scanned clean.
 	Scanned bool
+	// ScanFrom is when this procedure started: log lines older than that
+	// belong to an earlier life of a component and are not scanned.
+	ScanFrom time.Time
 }
 
 const pollInterval = time.Second
@@ -261,7 +264,11 @@ func decideStart(p *hostProbe, in componentsInput) decision {
 			starting = append(starting, e.Name)
 			wait = max(wait, min(in.Uptime-time.Duration(st.Seconds)*time.Second, 5*time.Second))
 		default:
-			scan = append(scan, scanItem{Link: e.Name, Since: time.Unix(p.Now-st.Seconds-1, 0).UTC()})
+			since := time.Unix(p.Now-st.Seconds-1, 0).UTC()
+			if since.Before(in.ScanFrom) {
+				since = in.ScanFrom.UTC()
+			}
+			scan = append(scan, scanItem{Link: e.Name, Since: since})
 		}
 	}
 	switch {

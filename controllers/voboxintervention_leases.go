@@ -146,7 +146,7 @@ func (r *VOBoxInterventionReconciler) releaseLeases(ctx context.Context, vbi *di
 	for _, h := range vbi.Spec.Hosts {
 		lease := &coordinationv1.Lease{}
 		key := types.NamespacedName{Namespace: vbi.Namespace, Name: leaseName(h.Name)}
-		if err := r.Get(ctx, key, lease); err != nil {
+		if err := r.APIReader.Get(ctx, key, lease); err != nil {
 			if apierrors.IsNotFound(err) {
 				continue
 			}

@@ -124,6 +124,7 @@ func (r *VOBoxInterventionReconciler) decide(s *scope, tier *Tier, name string, 
 		StopRequested: st.stopRequested || ranInThisStep(hs, "StopComponents", "KillComponents"),
 		Elapsed:       elapsed, StopTimeout: spec.Strategy.StopTimeout.Duration, StepTimeout: spec.Strategy.StepTimeout.Duration,
 		Uptime: spec.Checks.ComponentUptime.Duration, SavedInStatus: hs.SavedComponents, Scanned: st.scanned,
+		ScanFrom: startedAt(s.vbi),
 	}
 	db := databaseInput{Host: name, MysqlServer: spec.Layout.MysqlServer, Elapsed: elapsed,
 		StepTimeout: spec.Strategy.StepTimeout.Duration, Tried: st.tried}
@@ -147,6 +148,14 @@ func (r *VOBoxInterventionReconciler) decide(s *scope, tier *Tier, name string, 
 		return decideStartDatabase(p, db)
 	}
 	return decision{Fail: &failure{Reason: diracv1.ReasonCommandFailed, Terminal: true, Message: "unknown action " + string(tier.Action)}}
+}
+
+// startedAt is when the procedure for the current state started.
+func startedAt(vbi *diracv1.VOBoxIntervention) time.Time {
+	if vbi.Status.StartedAt == nil {
+		return time.Time{}
+	}
+	return vbi.Status.StartedAt.Time
 }
 
 // finishHostStep runs the clean-up a finished step needs: after a host's last
