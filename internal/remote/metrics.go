@@ -10,7 +10,7 @@ import (
 var (
 	commandDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "vobox_ssh_command_duration_seconds",
-		Help:    "Wall time of remote commands run over SSH, from session open to exit, by outcome.",
+		Help:    "Wall time of remote commands run over SSH, including waiting for a connection, by outcome.",
 		Buckets: []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600},
 	}, []string{"outcome"})
 

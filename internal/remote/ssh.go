@@ -307,6 +307,8 @@ func validateTarget(t Target) error {
 		return &InvalidRequestError{Field: "target.port", Msg: fmt.Sprintf("%d is out of range", t.Port)}
 	case t.Credentials == nil:
 		return &InvalidRequestError{Field: "target.credentials", Msg: "nil; the SSH executor needs a private key and known_hosts"}
+	case t.Credentials.signer == nil || t.Credentials.knownHosts == nil:
+		return &InvalidRequestError{Field: "target.credentials", Msg: "not made by NewCredentials"}
 	}
 	return nil
 }

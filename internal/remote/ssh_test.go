@@ -750,7 +750,8 @@ func TestCloseEndsEverything(t *testing.T) {
 func TestInvalidTargets(t *testing.T) {
 	t.Parallel()
 	e := newExecutor(t, Options{})
-	creds := &Credentials{}
+	_, keyPEM := newKey(t)
+	creds := newCreds(t, keyPEM, testKnownHosts)
 	for _, tc := range []struct {
 		target Target
 		cmd    Command
@@ -761,6 +762,7 @@ func TestInvalidTargets(t *testing.T) {
 		{Target{Address: "h", Credentials: creds}, Command{"true"}, "target.user"},
 		{Target{Address: "h", User: "u"}, Command{"true"}, "target.credentials"},
 		{Target{Address: "h", User: "u", Port: 70000, Credentials: creds}, Command{"true"}, "target.port"},
+		{Target{Address: "h", User: "u", Credentials: &Credentials{}}, Command{"true"}, "target.credentials"},
 	} {
 		_, err := e.Run(context.Background(), tc.target, tc.cmd)
 		var invalid *InvalidRequestError
