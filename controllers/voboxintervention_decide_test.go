@@ -443,6 +443,21 @@ func TestDecideStart(t *testing.T) {
 			},
 		},
 		{
+			name:  "up since before this procedure (never stopped): scan only from the procedure's start",
+			p:     probed([]link{running("Framework_SystemAdministrator", 3600)}, nil, m),
+			roles: servicesOnly, tier: ActionStartServices,
+			in: func(in componentsInput) componentsInput {
+				in.Classes, in.ScanFrom = []linkClass{classService}, time.Unix(1_700_000_000-60, 0)
+				return in
+			},
+			check: func(t *testing.T, d decision) {
+				want := []scanItem{{Link: "Framework_SystemAdministrator", Since: time.Unix(1_700_000_000-60, 0).UTC()}}
+				if d.Step != "CheckLogs" || !slices.Equal(d.Scan, want) {
+					t.Errorf("decision = %+v, want CheckLogs of %+v", d, want)
+				}
+			},
+		},
+		{
 			name:  "scanned clean: done; the one that was down before is not started",
 			p:     probed([]link{running("Framework_SystemAdministrator", 30), stopped("Framework_Idle")}, nil, m),
 			roles: servicesOnly, tier: ActionStartServices,
