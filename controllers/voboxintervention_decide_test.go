@@ -444,7 +444,7 @@ func TestDecideStart(t *testing.T) {
 		},
 		{
 			name:  "up since before this procedure (never stopped): scan only from the procedure's start",
-			p:     probed([]link{running("Framework_SystemAdministrator", 3600)}, nil, m),
+			p:     probed([]link{running("Framework_SystemAdministrator", 3600), stopped("Framework_Idle")}, nil, m),
 			roles: servicesOnly, tier: ActionStartServices,
 			in: func(in componentsInput) componentsInput {
 				in.Classes, in.ScanFrom = []linkClass{classService}, time.Unix(1_700_000_000-60, 0)
