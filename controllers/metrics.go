@@ -30,15 +30,15 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		stepDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "vobox_step_duration_seconds", Help: "Duration of remote steps run on hosts, by step and outcome.",
-			Buckets: prometheus.ExponentialBuckets(0.005, 3, 10),
+			Buckets: prometheus.ExponentialBuckets(0.005, 3, 12), // 5ms … 15m
 		}, []string{"step", "outcome"}),
 		tierDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "vobox_phase_duration_seconds", Help: "Duration of procedure phases (tiers), from first step to last host.",
-			Buckets: prometheus.ExponentialBuckets(0.1, 2.5, 10),
+			Buckets: prometheus.ExponentialBuckets(1, 2, 15), // 1s … 4.5h
 		}, []string{"phase", "result"}),
 		hostTierTimes: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "vobox_host_phase_duration_seconds", Help: "Time one host took to pass a phase.",
-			Buckets: prometheus.ExponentialBuckets(0.05, 2.5, 10),
+			Buckets: prometheus.ExponentialBuckets(0.05, 2.5, 13), // 50ms … 50m
 		}, []string{"phase"}),
 		stepFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "vobox_step_failures_total", Help: "Host step failures, by reason.",
@@ -122,4 +122,15 @@ func (m *Metrics) observeIntervention(vbi *diracv1.VOBoxIntervention) {
 	for _, p := range allHostPhases {
 		m.hostsByPhase.WithLabelValues(vbi.Namespace, vbi.Name, string(p)).Set(float64(counts[p]))
 	}
+}
+
+// forget drops the series of a deleted intervention, so that alerts on a
+// Failed intervention stop when it is gone.
+func (m *Metrics) forget(vbi *diracv1.VOBoxIntervention) {
+	if m == nil {
+		return
+	}
+	labels := prometheus.Labels{"namespace": vbi.Namespace, "intervention": vbi.Name}
+	m.byPhase.DeletePartialMatch(labels)
+	m.hostsByPhase.DeletePartialMatch(labels)
 }

@@ -204,6 +204,7 @@ func (r *VOBoxInterventionReconciler) reconcileDelete(ctx context.Context, vbi *
 	if err := r.Patch(ctx, vbi, patch); err != nil {
 		return ctrl.Result{}, fmt.Errorf("failed to remove the finalizer: %w", err)
 	}
+	r.Metrics.forget(vbi)
 	log.FromContext(ctx).Info("Released the hosts and removed the finalizer")
 	return ctrl.Result{}, nil
 }
