@@ -1,0 +1,30 @@
+// Package controllers holds the VOBoxIntervention reconciler: it drives every
+// host of an intervention through the ordered tiers of the DIRAC power-stop
+// procedure over SSH and records what it did in the status.
+//
+// What it guarantees:
+//
+//   - Probe → act → verify. Every step reads the host's real state in one
+//     round trip (probeScript), decides with a pure function (decideStop,
+//     decideStart, decideStopDatabase, decideStartDatabase) and acts; the
+//     next probe verifies. Every decision is safe to take twice, so the
+//     controller carries on after a crash at any point: the hosts, not the
+//     status, are the source of truth.
+//   - No startup link is lost. Before acting, the links of a host are
+//     recorded on the host (a manifest in startup-save named after the
+//     intervention's UID). Links move with mv -T into a name that does not
+//     exist yet, never over one; a conflicting name stops the host with
+//     StartupSaveConflict before anything moves. Up moves back exactly what
+//     the manifest lists and removes it after the host's last start tier.
+//   - Order. A tier starts only when the previous one is done: databases,
+//     framework, services, agents on Up, the reverse on Down. Under Halt a
+//     failed host stops the procedure before the next tier; under Continue it
+//     takes no further part and maintenance is not cleared.
+//   - One intervention per host, through a Lease per host held by the
+//     intervention (not the process), taken in host-name order.
+//   - Commands are argv, never shell strings: the remote scripts are fixed
+//     constants and every value reaches them as a positional parameter.
+//   - Waiting uses RequeueAfter; every command is bounded by stepTimeout; the
+//     status is patched once per pass and only when it changed; an event is
+//     emitted per condition transition.
+package controllers
