@@ -7,31 +7,27 @@ import (
 	"encoding/pem"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/vobox-operator/vobox-operator/internal/testenv"
 	"golang.org/x/crypto/ssh"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
-
-	diracv1 "github.com/vobox-operator/vobox-operator/api/v1alpha1"
 )
 
 // The envtest suite: one real kube-apiserver and etcd with the generated CRD
@@ -41,7 +37,7 @@ import (
 
 var (
 	testCfg    *rest.Config
-	testScheme = runtime.NewScheme()
+	testScheme *runtime.Scheme
 	// k8sClient is uncached: what a test reads is what the API server holds.
 	k8sClient client.Client
 )
@@ -51,44 +47,23 @@ func TestMain(m *testing.M) {
 }
 
 func runSuite(m *testing.M) int {
-	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
-		fmt.Fprintln(os.Stderr, "FAIL: KUBEBUILDER_ASSETS is not set: the controller's tests need kube-apiserver and etcd; "+
-			"run them with `make test`, which builds the binaries and sets it "+
-			"(or export KUBEBUILDER_ASSETS=\"$(bash hack/envtest-build.sh)\")")
-		return 1
-	}
 	logf := logr.Discard()
 	if os.Getenv("VOBOX_TEST_LOG") != "" {
 		logf = zap.New(zap.UseDevMode(true), zap.WriteTo(os.Stderr))
 	}
 	ctrl.SetLogger(logf)
 
-	testEnv := &envtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join("..", "config", "crd", "bases")},
-		ErrorIfCRDPathMissing: true,
-	}
-	var err error
-	testCfg, err = testEnv.Start()
+	env, err := testenv.Start()
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "FAIL: failed to start envtest: %v\n", err)
+		fmt.Fprintf(os.Stderr, "FAIL: %v\n", err)
 		return 1
 	}
 	defer func() {
-		if err := testEnv.Stop(); err != nil {
-			fmt.Fprintf(os.Stderr, "failed to stop envtest: %v\n", err)
+		if err := env.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
 		}
 	}()
-	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, diracv1.AddToScheme} {
-		if err := add(testScheme); err != nil {
-			fmt.Fprintf(os.Stderr, "FAIL: failed to build the scheme: %v\n", err)
-			return 1
-		}
-	}
-	k8sClient, err = client.New(testCfg, client.Options{Scheme: testScheme})
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "FAIL: failed to create a client: %v\n", err)
-		return 1
-	}
+	testCfg, testScheme, k8sClient = env.Config, env.Scheme, env.Client
 	return m.Run()
 }
 

@@ -4,17 +4,12 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"testing"
 
+	"github.com/vobox-operator/vobox-operator/internal/testenv"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
-
-	diracv1alpha1 "github.com/vobox-operator/vobox-operator/api/v1alpha1"
 )
 
 // k8sClient talks to the one API server the package's tests share; each test
@@ -29,42 +24,17 @@ func TestMain(m *testing.M) {
 }
 
 func run(m *testing.M) int {
-	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
-		fmt.Fprintln(os.Stderr, "FAIL: KUBEBUILDER_ASSETS is not set: these tests need kube-apiserver and etcd; "+
-			"run them with `make test`, which builds the binaries and sets it "+
-			"(or export KUBEBUILDER_ASSETS=\"$(bash hack/envtest-build.sh)\")")
-		return 1
-	}
-
-	testEnv := &envtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join("..", "..", "config", "crd", "bases")},
-		ErrorIfCRDPathMissing: true,
-	}
-	cfg, err := testEnv.Start()
+	env, err := testenv.Start()
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "FAIL: failed to start envtest: %v\n", err)
+		fmt.Fprintf(os.Stderr, "FAIL: %v\n", err)
 		return 1
 	}
 	defer func() {
-		if err := testEnv.Stop(); err != nil {
-			fmt.Fprintf(os.Stderr, "failed to stop envtest: %v\n", err)
+		if err := env.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
 		}
 	}()
-
-	scheme := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(scheme); err != nil {
-		fmt.Fprintf(os.Stderr, "FAIL: failed to build the scheme: %v\n", err)
-		return 1
-	}
-	if err := diracv1alpha1.AddToScheme(scheme); err != nil {
-		fmt.Fprintf(os.Stderr, "FAIL: failed to build the scheme: %v\n", err)
-		return 1
-	}
-	k8sClient, err = client.New(cfg, client.Options{Scheme: scheme})
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "FAIL: failed to create a client: %v\n", err)
-		return 1
-	}
+	k8sClient = env.Client
 	return m.Run()
 }
 

@@ -11,14 +11,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vobox-operator/vobox-operator/internal/testenv"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/yaml"
 
 	diracv1 "github.com/vobox-operator/vobox-operator/api/v1alpha1"
@@ -41,57 +39,24 @@ func TestMain(m *testing.M) {
 }
 
 func runTests(m *testing.M) int {
-	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
-		fmt.Fprintln(os.Stderr, "FAIL: KUBEBUILDER_ASSETS is not set: these tests need kube-apiserver and etcd; "+
-			"run them with `make test`, which builds the binaries and sets it "+
-			"(or export KUBEBUILDER_ASSETS=\"$(bash hack/envtest-build.sh)\")")
-		return 1
-	}
-	testEnv := &envtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join("..", "..", "config", "crd", "bases")},
-		ErrorIfCRDPathMissing: true,
-	}
-	cfg, err := testEnv.Start()
+	env, err := testenv.Start()
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "FAIL: failed to start envtest: %v\n", err)
+		fmt.Fprintf(os.Stderr, "FAIL: %v\n", err)
 		return 1
 	}
 	defer func() {
-		if err := testEnv.Stop(); err != nil {
-			fmt.Fprintf(os.Stderr, "failed to stop envtest: %v\n", err)
+		if err := env.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
 		}
 	}()
-	scheme := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(scheme); err != nil {
-		fmt.Fprintf(os.Stderr, "FAIL: failed to build the scheme: %v\n", err)
-		return 1
-	}
-	if err := diracv1.AddToScheme(scheme); err != nil {
-		fmt.Fprintf(os.Stderr, "FAIL: failed to build the scheme: %v\n", err)
-		return 1
-	}
-	if k8sClient, err = client.New(cfg, client.Options{Scheme: scheme}); err != nil {
-		fmt.Fprintf(os.Stderr, "FAIL: failed to create a client: %v\n", err)
-		return 1
-	}
-	user, err := testEnv.AddUser(envtest.User{Name: "vobox-admin", Groups: []string{"system:masters"}}, nil)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "FAIL: failed to add a user: %v\n", err)
-		return 1
-	}
-	kc, err := user.KubeConfig()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "FAIL: failed to render a kubeconfig: %v\n", err)
-		return 1
-	}
+	k8sClient = env.Client
 	dir, err := os.MkdirTemp("", "kubectl-vobox-test-")
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "FAIL: %v\n", err)
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	kubeconfig = filepath.Join(dir, "kubeconfig")
-	if err := os.WriteFile(kubeconfig, kc, 0o600); err != nil {
+	if kubeconfig, err = env.WriteKubeconfig(dir, "vobox-admin"); err != nil {
 		fmt.Fprintf(os.Stderr, "FAIL: %v\n", err)
 		return 1
 	}

@@ -24,40 +24,24 @@ import (
 	"golang.org/x/crypto/ssh/knownhosts"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	diracv1 "github.com/vobox-operator/vobox-operator/api/v1alpha1"
+	"github.com/vobox-operator/vobox-operator/internal/testenv"
 )
 
 func TestMetricsEndpoint(t *testing.T) {
-	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
-		t.Fatal("KUBEBUILDER_ASSETS is not set: run the tests with `make test`, which builds the control plane")
-	}
-	dir := t.TempDir()
-	root, _ := filepath.Abs(filepath.Join("..", ".."))
-	manager := filepath.Join(dir, "manager")
-	if out, err := exec.Command("go", "build", "-C", root, "-o", manager, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-
-	env := &envtest.Environment{CRDDirectoryPaths: []string{filepath.Join(root, "config", "crd", "bases")}, ErrorIfCRDPathMissing: true}
-	cfg, err := env.Start()
+	env, err := testenv.Start()
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = env.Stop() })
-	user, err := env.AddUser(envtest.User{Name: "metrics-admin", Groups: []string{"system:masters"}}, nil)
-	if err != nil {
-		t.Fatal(err)
+	dir := t.TempDir()
+	manager := filepath.Join(dir, "manager")
+	if out, err := exec.Command("go", "build", "-C", env.Root, "-o", manager, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	kc, err := user.KubeConfig()
+	kubeconfig, err := env.WriteKubeconfig(dir, "metrics-admin")
 	if err != nil {
-		t.Fatal(err)
-	}
-	kubeconfig := filepath.Join(dir, "kubeconfig")
-	if err := os.WriteFile(kubeconfig, kc, 0o600); err != nil {
 		t.Fatal(err)
 	}
 
@@ -71,13 +55,7 @@ func TestMetricsEndpoint(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _, _ = cmd.Process.Wait() })
 
-	scheme := runtime.NewScheme()
-	_ = diracv1.AddToScheme(scheme)
-	_ = corev1.AddToScheme(scheme)
-	k8s, err := client.New(cfg, client.Options{Scheme: scheme})
-	if err != nil {
-		t.Fatal(err)
-	}
+	k8s := env.Client
 	vbi := &diracv1.VOBoxIntervention{
 		ObjectMeta: metav1.ObjectMeta{Name: "no-secret", Namespace: "default"},
 		Spec: diracv1.VOBoxInterventionSpec{
