@@ -88,6 +88,19 @@ demo-down: ## Stop a demo left running by KEEP=1.
 	go build -o bin/lab ./hack/lab
 	go run ./hack/demo -down
 
+##@ Benchmark
+
+RUNS ?= 3
+SIZES ?= 11,50,200
+
+.PHONY: bench
+bench: deps envtest ## Operator vs Ansible, pdsh, the SSH floor and the hosts' limit (RUNS=3 SIZES=11,50,200): docs/benchmarks.{md,json}.
+	bash hack/bench/install.sh
+	go build -o bin/manager .
+	go build -o bin/lab ./hack/lab
+	go build -o bin/bench ./hack/bench
+	KUBEBUILDER_ASSETS="$$(bash hack/envtest-build.sh)" bin/bench -runs $(RUNS) -sizes $(SIZES)
+
 ##@ Build
 
 .PHONY: build

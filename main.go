@@ -29,6 +29,7 @@ import (
 func main() {
 	var (
 		metricsAddr, probeAddr string
+		pprofAddr              string
 		secureMetrics          bool
 		leaderElect            bool
 		leaderElectNamespace   string
@@ -39,6 +40,7 @@ func main() {
 	flag.StringVar(&metricsAddr, "metrics-bind-address", "0", "Address the metrics endpoint binds to, e.g. :8443 (HTTPS) or :8080 (HTTP); 0 disables it.")
 	flag.BoolVar(&secureMetrics, "metrics-secure", true, "Serve metrics over HTTPS, with authentication and authorization by the API server.")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address the health and readiness probes bind to.")
+	flag.StringVar(&pprofAddr, "pprof-bind-address", "", "Address net/http/pprof binds to, e.g. 127.0.0.1:6060 (empty: off); for profiling only.")
 	flag.BoolVar(&leaderElect, "leader-elect", false, "Elect a leader, so that only one replica acts on hosts.")
 	flag.StringVar(&leaderElectNamespace, "leader-election-namespace", "", "Namespace of the leader-election Lease (default: the pod's).")
 	flag.IntVar(&concurrency, "max-concurrent-reconciles", 4, "Interventions worked on at once.")
@@ -68,6 +70,7 @@ func main() {
 		Scheme:                  scheme,
 		Metrics:                 metricsOpts,
 		HealthProbeBindAddress:  probeAddr,
+		PprofBindAddress:        pprofAddr,
 		LeaderElection:          leaderElect,
 		LeaderElectionID:        "vobox-operator.dirac.vobox.io",
 		LeaderElectionNamespace: leaderElectNamespace,
