@@ -66,7 +66,8 @@ type componentsInput struct {
 	Exclude      []string
 	// StopRequested is true once runsvctrl d was sent in this step.
 	StopRequested bool
-	// Elapsed is the time since the step started on this host.
+	// Elapsed is the time since the step started on this host; for the stop
+	// steps, since the last stop (or kill) request, once there was one.
 	Elapsed     time.Duration
 	StopTimeout time.Duration
 	StepTimeout time.Duration
@@ -133,10 +134,19 @@ func decideStop(p *hostProbe, in componentsInput) decision {
 				Message: fmt.Sprintf("host %s: link %s recorded in the manifest is in neither startup nor startup-save", in.Host, e.Name)}}
 		}
 	}
+	// runit says whether it was told to stop a component ("want down"): one
+	// that runs without it was never asked, or its host rebooted since (its
+	// runsv started afresh, wanting it up), and waiting would be in vain.
+	var notAsked []string
+	for _, n := range running {
+		if !p.State[n].WantDown {
+			notAsked = append(notAsked, n)
+		}
+	}
 	switch {
-	case len(running) > 0 && !in.StopRequested:
+	case len(notAsked) > 0:
 		return decision{Step: "StopComponents", Warning: warning,
-			Commands: []remote.Command{append(remote.Command{"runsvctrl", "d"}, prefixed(startup, running)...)}}
+			Commands: []remote.Command{append(remote.Command{"runsvctrl", "d"}, prefixed(startup, notAsked)...)}}
 	case len(running) > 0 && in.Elapsed >= in.StopTimeout:
 		return decision{Step: "KillComponents", Warning: warning, Killed: running,
 			Commands: []remote.Command{append(remote.Command{"runsvctrl", "k"}, prefixed(startup, running)...)}}

@@ -107,6 +107,9 @@ func deriveStatus(s *scope) {
 		if sm.finished {
 			reason = diracv1.ReasonCompletedWithFailures
 		}
+		if r := sharedHostReason(vbi); r != "" && !slices.Contains(checkReasons, r) {
+			reason = r
+		}
 		msg := fmt.Sprintf("%d host(s) failed: %s", len(sm.failed), strings.Join(sm.failed, "; "))
 		set(diracv1.ReadyCondition, metav1.ConditionFalse, diracv1.ReasonHostFailed, msg)
 		set(diracv1.ReconcilingCondition, metav1.ConditionFalse, reason, "Stalled: "+msg)
@@ -128,6 +131,32 @@ func deriveStatus(s *scope) {
 			st.Phase = map[diracv1.State]diracv1.Phase{diracv1.StateDown: diracv1.PhaseShuttingDown, diracv1.StateUp: diracv1.PhaseStartingUp}[vbi.Spec.State]
 		}
 	}
+}
+
+// checkReasons are failures of the procedure's own checks: the failure
+// policy decides what follows, and Stalled says which policy did (Halted,
+// CompletedWithFailures). Any other failure (a host's key, its address, its
+// layout, a conflict on it) is for a person to fix before the host can go
+// on, whatever the policy, so Stalled carries it as its reason when the
+// failed hosts share it: an alert on HostKeyMismatch needs no message parsing.
+var checkReasons = []string{
+	diracv1.ReasonErrorsInLog, diracv1.ReasonComponentNotUp,
+	diracv1.ReasonDatabaseNotStarted, diracv1.ReasonDatabaseNotStopped,
+}
+
+// sharedHostReason is the reason every failed host shares, or "".
+func sharedHostReason(vbi *diracv1.VOBoxIntervention) string {
+	reason := ""
+	for _, hs := range vbi.Status.Hosts {
+		if hs.Phase != diracv1.HostFailed {
+			continue
+		}
+		if reason != "" && hs.Reason != reason {
+			return ""
+		}
+		reason = hs.Reason
+	}
+	return reason
 }
 
 // deriveTierConditions sets one condition per tier of the plan and removes

@@ -126,6 +126,18 @@ func (r *VOBoxInterventionReconciler) decide(s *scope, tier *Tier, name string, 
 		Uptime: spec.Checks.ComponentUptime.Duration, SavedInStatus: hs.SavedComponents, Scanned: st.scanned,
 		ScanFrom: startedAt(s.vbi),
 	}
+	// stopTimeout counts from the last stop (or kill) request, not from the
+	// step's start: recording the manifest may take a while on a busy host.
+	if tier.Action == ActionStopAgents || tier.Action == ActionStopServices {
+		switch {
+		case st.stopRequested:
+			in.Elapsed = 0
+		case in.StopRequested:
+			// Status times are whole seconds: count from the latest moment
+			// the request can have been sent.
+			in.Elapsed = r.Clock.Now().Sub(hs.LastStep.StartedAt.Add(time.Second))
+		}
+	}
 	db := databaseInput{Host: name, MysqlServer: spec.Layout.MysqlServer, Elapsed: elapsed,
 		StepTimeout: spec.Strategy.StepTimeout.Duration, Tried: st.tried}
 	// A start or stop sent in an earlier pass of this step is waited for,

@@ -160,7 +160,9 @@ func (r *VOBoxInterventionReconciler) applyOutcome(ctx context.Context, s *scope
 	case o.fail != nil:
 		hs.Attempts++
 		hs.Reason, hs.Message = o.fail.Reason, truncate(o.fail.Message, 1024)
-		elapsed := s.now.Sub(hs.WaitingSince.Time)
+		// Measured now, not at the pass's start: a command that hung until
+		// stepTimeout must fail the host in this pass, not the next one.
+		elapsed := r.Clock.Now().Sub(hs.WaitingSince.Time)
 		if o.fail.Terminal || isTerminalReason(o.fail.Reason) || elapsed >= s.vbi.Spec.Strategy.StepTimeout.Duration {
 			hs.Phase = diracv1.HostFailed
 			r.Metrics.stepFailed(o.fail.Reason)

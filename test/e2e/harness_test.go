@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -25,6 +26,7 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/yaml"
 
 	diracv1 "github.com/vobox-operator/vobox-operator/api/v1alpha1"
@@ -97,6 +99,7 @@ func runMain(m *testing.M) int {
 		}
 	}
 
+	ctrllog.SetLogger(logr.Discard())
 	testEnv := &envtest.Environment{
 		CRDDirectoryPaths:     []string{filepath.Join(suite.root, "config", "crd", "bases")},
 		ErrorIfCRDPathMissing: true,
