@@ -39,6 +39,9 @@ func (r *VOBoxInterventionReconciler) runTiers(ctx context.Context, s *scope) (c
 	if s.blocked != nil || s.vbi.Spec.Suspend || isComplete(s.vbi) {
 		return ctrl.Result{}, nil
 	}
+	if s.plan.State == diracv1.StateDown && !startedAny(&s.vbi.Status) && !r.preflight(ctx, s) {
+		return ctrl.Result{}, nil
+	}
 	for i := range s.plan.Tiers {
 		tier, ts := &s.plan.Tiers[i], &s.vbi.Status.Tiers[i]
 		switch {

@@ -1,0 +1,125 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"path"
+	"slices"
+	"sync"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	diracv1 "github.com/vobox-operator/vobox-operator/api/v1alpha1"
+)
+
+// preflight probes every host before the first tier of a Down plan and
+// holds the plan while a host cannot take part: unreachable, a host key or
+// login refused, no DIRAC root, no mysql.server on a Database host, an
+// InnoDB journal in the way, or a startup-save that already holds a
+// different link of a name to park. It only reads, so bad input found here
+// changes nothing on any host; without it the maintenance tier would have
+// run everywhere, and the agents and services been stopped, before a
+// database host's missing mysql.server showed. Under Continue, the hosts
+// that failed for good are left out and the others go on. Exclude entries
+// that name no link are warned about, not refused.
+func (r *VOBoxInterventionReconciler) preflight(ctx context.Context, s *scope) bool {
+	continuePolicy := s.vbi.Spec.Strategy.FailurePolicy == diracv1.FailurePolicyContinue
+	var todo []string
+	for _, h := range s.vbi.Spec.Hosts {
+		hs := s.hostStatus(h.Name)
+		if hs.Phase == diracv1.HostFailed && (continuePolicy || isTerminalReason(hs.Reason)) {
+			continue
+		}
+		todo = append(todo, h.Name)
+	}
+	limit := int(s.vbi.Spec.Strategy.MaxParallel)
+	if limit <= 0 || limit > len(todo) {
+		limit = len(todo)
+	}
+	sem := make(chan struct{}, max(limit, 1))
+	var wg sync.WaitGroup
+	fails := make([]*failure, len(todo))
+	for i, name := range todo {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			fails[i] = r.preflightHost(ctx, s, name)
+		}()
+	}
+	wg.Wait()
+
+	ok := true
+	for i, name := range todo {
+		hs := s.hostStatus(name)
+		if fails[i] == nil {
+			hs.WaitingSince, hs.Attempts, hs.Reason, hs.Message = nil, 0, "", s.warnings[name]
+			if hs.Phase == diracv1.HostFailed {
+				hs.Phase = diracv1.HostPending
+			}
+			continue
+		}
+		if hs.WaitingSince == nil {
+			now := metav1.NewTime(s.now)
+			hs.WaitingSince = &now
+		}
+		r.applyOutcome(ctx, s, &s.plan.Tiers[0], name, hostOutcome{fail: fails[i]})
+		if !continuePolicy || hs.Phase != diracv1.HostFailed {
+			ok = false
+		}
+	}
+	for _, h := range s.vbi.Spec.Hosts {
+		if hs := s.hostStatus(h.Name); hs.Phase == diracv1.HostFailed && !continuePolicy {
+			ok = false
+		}
+	}
+	return ok
+}
+
+// preflightHost probes one host and says why it cannot take part, or nil.
+func (r *VOBoxInterventionReconciler) preflightHost(ctx context.Context, s *scope, name string) *failure {
+	h := s.hostSpec(name)
+	isDB := slices.Contains(h.Roles, diracv1.RoleDatabase)
+	probeTier := &Tier{Action: ActionStopAgents}
+	if isDB {
+		probeTier = &Tier{Action: ActionStopDatabase}
+	}
+	p, err := r.probe(ctx, s, probeTier, name)
+	if err != nil {
+		return s.outcomeOf(err).fail
+	}
+	root := s.vbi.Spec.Layout.DiracRoot
+	if !p.RootExists {
+		return &failure{Reason: diracv1.ReasonDiracRootMissing, Terminal: true,
+			Message: fmt.Sprintf("host %s has no %s (spec.layout.diracRoot)", name, root)}
+	}
+	if isDB && !p.MysqlPresent {
+		return &failure{Reason: diracv1.ReasonMysqlServerMissing, Terminal: true,
+			Message: fmt.Sprintf("host %s has no executable %s (spec.layout.mysqlServer)", name, s.vbi.Spec.Layout.MysqlServer)}
+	}
+	if from, to := s.journal(name); from != "" {
+		fine := (p.Journal == "link" && path.Clean(p.JournalTarget) == path.Clean(to)) ||
+			(p.Journal == "dir" && p.JournalTo == "none") || (p.Journal == "none" && p.JournalTo == "dir")
+		if !fine {
+			return &failure{Reason: diracv1.ReasonJournalConflict, Terminal: true,
+				Message: fmt.Sprintf("host %s: cannot move the InnoDB journal: %s is %s and %s is %s", name, from, p.Journal, to, p.JournalTo)}
+		}
+	}
+	parks := slices.ContainsFunc(h.Roles, func(r diracv1.Role) bool { return r != diracv1.RoleDatabase })
+	if !parks {
+		return nil
+	}
+	for _, n := range slices.Sorted(maps.Keys(p.Startup)) {
+		if parked, ok := p.Save[n]; ok && parked != p.Startup[n] {
+			return &failure{Reason: diracv1.ReasonStartupSaveConflict, Terminal: true,
+				Message: fmt.Sprintf("host %s: %s/startup-save/%s already exists with target %s, startup/%s points to %s; nothing was moved",
+					name, root, n, parked, n, p.Startup[n])}
+		}
+	}
+	m, _ := recordLinks(p, componentsInput{Roles: h.Roles, Exclude: h.Exclude})
+	if w := missingExcludes(m, h.Exclude, name); w != "" {
+		s.warn(name, w)
+	}
+	return nil
+}
