@@ -81,7 +81,11 @@ type componentsInput struct {
 	ScanFrom time.Time
 }
 
-const pollInterval = time.Second
+// pollInterval is the wait between two probes of a host that is changing
+// (a component stopping or being picked up by runsvdir, mysqld going):
+// short, so that the procedure follows the hosts closely; a probe is one
+// SSH session starting a handful of processes.
+const pollInterval = 250 * time.Millisecond
 
 // decideStop takes one host's links of the tier's classes down and parks
 // them in startup-save: record the manifest, runsvctrl d, wait (kill past

@@ -18,13 +18,16 @@ import (
 // DIRAC root, the startup and startup-save links, runit's view of each
 // startup link, whether each link's run script is an agent's, the manifest,
 // mysqld, and the InnoDB journal. Args: diracRoot manifestName mysqlServer
-// journalFrom journalTo (the last three may be empty).
+// journalFrom journalTo (the last three may be empty). It is run at every
+// poll, so it starts few processes: one runsvstat and one grep for all the
+// links, not one per link.
 const probeScript = `root=$1 manifest=$2 mysql=$3 jfrom=$4 jto=$5
 printf 'now\t%s\n' "$(date -u +%s)"
 if [ ! -d "$root" ]; then printf 'root\tmissing\n'; exit 0; fi
 printf 'root\tok\n'
 for dir in startup startup-save; do
   [ -d "$root/$dir" ] || continue
+  set --
   for l in "$root/$dir"/* "$root/$dir"/.[!.]*; do
     [ -L "$l" ] || continue
     n=${l##*/}
@@ -32,12 +35,22 @@ for dir in startup startup-save; do
     t=$(readlink "$l")
     case $t in *"	"*) continue;; esac
     printf '%s\t%s\t%s\n' "$dir" "$n" "$t"
-    if [ "$dir" = startup ]; then
-      s=$(runsvstat "$l" 2>&1 | head -n 1)
-      printf 'stat\t%s\t%s\n' "$n" "${s#*: }"
-      if grep -qs -e dirac-agent -e dirac-executor "$l/run"; then printf 'agent\t%s\n' "$n"; fi
-    fi
+    set -- "$@" "$l"
   done
+  if [ "$dir" = startup ] && [ $# -gt 0 ]; then
+    runsvstat "$@" 2>&1 | while IFS= read -r s; do
+      case $s in
+        "runsvstat: warning: $root/startup/"*) n=${s#"runsvstat: warning: $root/startup/"}; s=${s#"runsvstat: "};;
+        "$root/startup/"*) n=${s#"$root/startup/"}; s=${s#"$root/startup/"*": "};;
+        *) continue;;
+      esac
+      printf 'stat\t%s\t%s\n' "${n%%: *}" "$s"
+    done
+    for l; do shift; set -- "$@" "$l/run"; done
+    grep -ls -e dirac-agent -e dirac-executor -- "$@" | while IFS= read -r f; do
+      n=${f#"$root/startup/"}; printf 'agent\t%s\n' "${n%/run}"
+    done
+  fi
 done
 if [ -f "$root/startup-save/$manifest" ]; then
   while IFS= read -r line; do printf 'manifest\t%s\n' "$line"; done < "$root/startup-save/$manifest"
