@@ -2,9 +2,11 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -60,20 +62,49 @@ func (r *VOBoxInterventionReconciler) acquireLeases(ctx context.Context, s *scop
 		names = append(names, h.Name)
 	}
 	slices.Sort(names)
-	var held []string
-	for _, name := range names {
-		var holder string
-		var err error
-		if len(held) == 0 {
-			holder, err = r.acquireLease(ctx, s.vbi, name, me)
-		} else {
-			holder, err = r.leaseHolder(ctx, s.vbi, name)
-		}
+	// Every holder is read first (from the cache); then the free Leases
+	// before the first one held by another are created at once, not one
+	// request after another (200 hosts: a fraction of a second, not seconds).
+	holders := make([]string, len(names))
+	firstHeld := len(names)
+	for i, name := range names {
+		holder, err := r.leaseHolder(ctx, s.vbi, name)
 		if err != nil {
 			return ctrl.Result{}, err
 		}
+		holders[i] = holder
+		if holder != me && holder != "" && firstHeld == len(names) {
+			firstHeld = i
+		}
+	}
+	taken := make([]bool, len(names))
+	if err := inParallel(firstHeld, leaseParallelism, func(i int) error {
+		if holders[i] == me {
+			return nil
+		}
+		holder, err := r.acquireLease(ctx, s.vbi, names[i], me)
+		holders[i], taken[i] = holder, holder == me
+		return err
+	}); err != nil {
+		return ctrl.Result{}, err
+	}
+	// A Lease lost to a creation race is held by another: give back what
+	// this pass took past it, so that the order above still holds.
+	if lost := slices.IndexFunc(holders, func(h string) bool { return h != me && h != "" }); lost >= 0 {
+		if err := inParallel(len(names)-lost-1, leaseParallelism, func(i int) error {
+			if i += lost + 1; !taken[i] {
+				return nil
+			}
+			holders[i] = ""
+			return r.releaseLease(ctx, s.vbi, names[i], me)
+		}); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	var held []string
+	for i, holder := range holders {
 		if holder != me && holder != "" {
-			held = append(held, fmt.Sprintf("%s (held by %s)", name, strings.SplitN(holder, "/", 2)[0]))
+			held = append(held, fmt.Sprintf("%s (held by %s)", names[i], strings.SplitN(holder, "/", 2)[0]))
 		}
 	}
 	if len(held) > 0 {
@@ -143,23 +174,48 @@ func (r *VOBoxInterventionReconciler) releaseLeasesWhenDone(ctx context.Context,
 // releaseLeases deletes the Leases this intervention holds.
 func (r *VOBoxInterventionReconciler) releaseLeases(ctx context.Context, vbi *diracv1.VOBoxIntervention) error {
 	me := holderIdentity(vbi)
-	for _, h := range vbi.Spec.Hosts {
-		lease := &coordinationv1.Lease{}
-		key := types.NamespacedName{Namespace: vbi.Namespace, Name: leaseName(h.Name)}
-		if err := r.APIReader.Get(ctx, key, lease); err != nil {
-			if apierrors.IsNotFound(err) {
-				continue
-			}
-			return fmt.Errorf("failed to get Lease %s: %w", key, err)
+	return inParallel(len(vbi.Spec.Hosts), leaseParallelism, func(i int) error {
+		return r.releaseLease(ctx, vbi, vbi.Spec.Hosts[i].Name, me)
+	})
+}
+
+// releaseLease deletes a host's Lease if me holds it, as read from the API server.
+func (r *VOBoxInterventionReconciler) releaseLease(ctx context.Context, vbi *diracv1.VOBoxIntervention, host, me string) error {
+	lease := &coordinationv1.Lease{}
+	key := types.NamespacedName{Namespace: vbi.Namespace, Name: leaseName(host)}
+	if err := r.APIReader.Get(ctx, key, lease); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil
 		}
-		if lease.Spec.HolderIdentity == nil || *lease.Spec.HolderIdentity != me {
-			continue
-		}
-		if err := r.Delete(ctx, lease, client.Preconditions{UID: &lease.UID}); client.IgnoreNotFound(err) != nil {
-			return fmt.Errorf("failed to release Lease %s: %w", key, err)
-		}
+		return fmt.Errorf("failed to get Lease %s: %w", key, err)
+	}
+	if lease.Spec.HolderIdentity == nil || *lease.Spec.HolderIdentity != me {
+		return nil
+	}
+	if err := r.Delete(ctx, lease, client.Preconditions{UID: &lease.UID}); client.IgnoreNotFound(err) != nil {
+		return fmt.Errorf("failed to release Lease %s: %w", key, err)
 	}
 	return nil
+}
+
+// leaseParallelism bounds the Lease requests of one intervention in flight.
+const leaseParallelism = 16
+
+// inParallel runs fn(0..n-1) with at most limit at once and joins the errors.
+func inParallel(n, limit int, fn func(i int) error) error {
+	errs := make([]error, n)
+	sem := make(chan struct{}, limit)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			errs[i] = fn(i)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // interventionsWaitingForLease enqueues the interventions of a Lease's
