@@ -54,6 +54,7 @@ var suite struct {
 	managerBin string
 	labBin     string
 	k8s        client.Client
+	watcher    client.WithWatch
 
 	sharedOnce sync.Once
 	shared     *operator
@@ -88,6 +89,7 @@ func runMain(m *testing.M) int {
 	}
 	defer os.RemoveAll(suite.dir)
 
+	setupStart := time.Now()
 	suite.managerBin = filepath.Join(suite.dir, "manager")
 	suite.labBin = filepath.Join(suite.dir, "lab-bin")
 	for _, b := range [][]string{{"-o", suite.managerBin, "."}, {"-o", suite.labBin, "./hack/lab"}} {
@@ -125,11 +127,13 @@ func runMain(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	if suite.k8s, err = client.New(cfg, client.Options{Scheme: scheme}); err != nil {
+	if suite.watcher, err = client.NewWithWatch(cfg, client.Options{Scheme: scheme}); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
+	suite.k8s = suite.watcher
 
+	fmt.Fprintf(os.Stderr, "e2e: binaries built and API server up in %s\n", time.Since(setupStart).Round(100*time.Millisecond))
 	code := m.Run()
 	if suite.shared != nil {
 		suite.shared.stop()
