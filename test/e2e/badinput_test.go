@@ -82,7 +82,7 @@ func TestBadInput(t *testing.T) {
 				v.Spec.Strategy.StepTimeout = metav1.Duration{Duration: 3 * time.Second}
 			},
 			reason: diracv1.ReasonUnreachable, words: []string{"ghost", "127.40.255.254"},
-			host:   "ghost", hostReason: diracv1.ReasonUnreachable,
+			host: "ghost", hostReason: diracv1.ReasonUnreachable,
 		},
 		{
 			name:   "dirac-root-missing",
@@ -90,8 +90,10 @@ func TestBadInput(t *testing.T) {
 			reason: diracv1.ReasonDiracRootMissing, words: []string{"/opt/dirac-nowhere", "volhcb"},
 		},
 		{
-			name:   "mysql-server-missing",
-			mutate: func(v *diracv1.VOBoxIntervention) { v.Spec.Layout.MysqlServer = "/opt/dirac/pro/mysql/nowhere/mysql.server" },
+			name: "mysql-server-missing",
+			mutate: func(v *diracv1.VOBoxIntervention) {
+				v.Spec.Layout.MysqlServer = "/opt/dirac/pro/mysql/nowhere/mysql.server"
+			},
 			reason: diracv1.ReasonMysqlServerMissing, words: []string{"/opt/dirac/pro/mysql/nowhere/mysql.server", "volhcb21"},
 		},
 		{
@@ -103,7 +105,7 @@ func TestBadInput(t *testing.T) {
 				e.labCmd("ssh", conflictHost, "rm -f /opt/dirac/startup-save/"+conflictLink)
 			},
 			reason: diracv1.ReasonStartupSaveConflict, words: []string{conflictHost, conflictLink, "/opt/dirac/runit/Elsewhere/Other", "nothing was moved"},
-			host:   conflictHost, hostReason: diracv1.ReasonStartupSaveConflict,
+			host: conflictHost, hostReason: diracv1.ReasonStartupSaveConflict,
 		},
 	}
 	tried, rejected := 0, 0
