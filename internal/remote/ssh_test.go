@@ -709,7 +709,7 @@ func (e *SSHExecutor) activeCount() int {
 
 func TestIdleConnectionCloses(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, Options{KeepaliveInterval: 50 * time.Millisecond, IdleTimeout: 200 * time.Millisecond}, sshdConfig{})
+	f := newFixture(t, Options{KeepaliveInterval: 50 * time.Millisecond, KeepaliveTimeout: 5 * time.Second, IdleTimeout: 200 * time.Millisecond}, sshdConfig{})
 	f.run(t, "true")
 	if f.exec.openCount() != 1 {
 		t.Fatal("no open connection after a command")
