@@ -156,7 +156,11 @@ func TestChaos(t *testing.T) {
 	byWhere := map[string]int{}
 	for _, k := range c.kills {
 		lostAtKills += k.Lost
-		byWhere[strings.Fields(k.Where + " ?")[0]]++
+		where := k.Where
+		if where == "" {
+			where = "(no status yet)"
+		}
+		byWhere[where]++
 		if len(k.Broken) == 0 && !cycleBad[k.Cycle] {
 			survived++
 		}
@@ -506,7 +510,7 @@ func writeChaosSummary(t *testing.T, path string, seed int64, c *chaos, cycles, 
 	fmt.Fprintf(&b, "| Result | %s |\n", map[bool]string{true: "FAIL", false: "PASS"}[t.Failed()])
 	fmt.Fprintf(&b, "| Wall time | %s |\n\n", elapsed.Round(time.Second))
 	fmt.Fprintf(&b, "Kill delays after each (re)start: uniform in [%s, %s), counted only while a procedure runs.\n\n", chaosMinDelay, chaosMaxDelay)
-	fmt.Fprintf(&b, "Where the kills landed (the intervention's phase as last written):\n\n| Phase | Kills |\n|---|---|\n")
+	fmt.Fprintf(&b, "Where the kills landed (the intervention's phase and running tier as last written):\n\n| Phase | Kills |\n|---|---|\n")
 	keys := slices.Collect(maps.Keys(byWhere))
 	sort.Strings(keys)
 	for _, k := range keys {

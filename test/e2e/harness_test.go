@@ -22,15 +22,13 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/yaml"
 
 	diracv1 "github.com/vobox-operator/vobox-operator/api/v1alpha1"
 	"github.com/vobox-operator/vobox-operator/hack/lab/labstatus"
+	"github.com/vobox-operator/vobox-operator/internal/testenv"
 )
 
 // The package shares what is costly to make: the manager and lab binaries
@@ -38,13 +36,6 @@ import (
 // that do not kill the operator share one operator process. Each test has its
 // own namespace and its own lab on its own loopback network (--net 127.40+),
 // so tests can run in parallel (go test runs at most GOMAXPROCS at once).
-
-var scheme = func() *runtime.Scheme {
-	s := runtime.NewScheme()
-	_ = clientgoscheme.AddToScheme(s)
-	_ = diracv1.AddToScheme(s)
-	return s
-}()
 
 // suite is what TestMain sets up for the whole package.
 var suite struct {
@@ -70,19 +61,18 @@ func TestMain(m *testing.M) { os.Exit(runMain(m)) }
 
 func runMain(m *testing.M) int {
 	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
-		fmt.Fprintln(os.Stderr, "KUBEBUILDER_ASSETS is not set: run the tests with `make test`, which builds the control plane")
+		fmt.Fprintln(os.Stderr, testenv.ErrNoAssets)
 		return 1
 	}
 	if os.Geteuid() != 0 {
 		fmt.Fprintln(os.Stderr, "the end-to-end tests need root for the lab: run `make test` as root")
 		return 1
 	}
-	wd, err := os.Getwd()
-	if err != nil {
+	var err error
+	if suite.root, err = testenv.RepoRoot(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	suite.root = filepath.Clean(filepath.Join(wd, "..", ".."))
 	if suite.dir, err = os.MkdirTemp("", "vobox-e2e-"); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -102,37 +92,21 @@ func runMain(m *testing.M) int {
 	}
 
 	ctrllog.SetLogger(logr.Discard())
-	testEnv := &envtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join(suite.root, "config", "crd", "bases")},
-		ErrorIfCRDPathMissing: true,
-	}
-	cfg, err := testEnv.Start()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "failed to start envtest: %v\n", err)
-		return 1
-	}
-	defer func() { _ = testEnv.Stop() }()
-	user, err := testEnv.AddUser(envtest.User{Name: "e2e-admin", Groups: []string{"system:masters"}}, nil)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "failed to add an envtest user: %v\n", err)
-		return 1
-	}
-	kc, err := user.KubeConfig()
+	env, err := testenv.Start()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	suite.kubeconfig = filepath.Join(suite.dir, "kubeconfig")
-	if err := os.WriteFile(suite.kubeconfig, kc, 0o600); err != nil {
+	defer func() { _ = env.Stop() }()
+	if suite.kubeconfig, err = env.WriteKubeconfig(suite.dir, "e2e-admin"); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	if suite.watcher, err = client.NewWithWatch(cfg, client.Options{Scheme: scheme}); err != nil {
+	if suite.watcher, err = client.NewWithWatch(env.Config, client.Options{Scheme: env.Scheme}); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	suite.k8s = suite.watcher
-
 	fmt.Fprintf(os.Stderr, "e2e: binaries built and API server up in %s\n", time.Since(setupStart).Round(100*time.Millisecond))
 	code := m.Run()
 	if suite.shared != nil {
