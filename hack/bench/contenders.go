@@ -150,10 +150,33 @@ func writeAnsible(dir string, l *benchLab, benchDir string) error {
 	if err := os.MkdirAll(filepath.Join(benchDir, "cp"), 0o700); err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(dir, "down.yml"), ansibleDown, 0o644); err != nil {
+	down, up := ansibleDown, ansibleUp
+	if ansibleModule == "raw" {
+		down, up = rawPlaybook(down), rawPlaybook(up)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "down.yml"), down, 0o644); err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(dir, "up.yml"), ansibleUp, 0o644)
+	return os.WriteFile(filepath.Join(dir, "up.yml"), up, 0o644)
+}
+
+// ansibleModule is the module of the playbooks' tasks: shell (and command
+// for sms), or raw, which runs the same scripts through the login shell
+// with no Python on the host.
+var ansibleModule = "shell"
+
+// rawPlaybook turns the playbook's tasks into raw tasks.
+func rawPlaybook(b []byte) []byte {
+	s := strings.ReplaceAll(string(b), "ansible.builtin.shell: |", "ansible.builtin.raw: |")
+	for _, pair := range [][2]string{
+		{"ansible.builtin.command:\n        argv: [sms, set, maintenance, power stop, other, \"{{ inventory_hostname }}\"]",
+			"ansible.builtin.raw: sms set maintenance 'power stop' other {{ inventory_hostname }}"},
+		{"ansible.builtin.command:\n        argv: [sms, clear, maintenance, power stop, \"{{ inventory_hostname }}\"]",
+			"ansible.builtin.raw: sms clear maintenance 'power stop' {{ inventory_hostname }}"},
+	} {
+		s = strings.ReplaceAll(s, pair[0], pair[1])
+	}
+	return []byte(s)
 }
 
 // pdshContender runs hack/bench/pdsh.sh: each tier's commands with pdsh's

@@ -53,6 +53,7 @@ func main() {
 	flag.StringVar(&b.labBin, "lab", "bin/lab", "The lab binary.")
 	flag.StringVar(&b.pprof, "pprof", "", "Have the operator serve pprof on this address (e.g. 127.0.0.1:6060).")
 	flag.DurationVar(&b.timeout, "timeout", 15*time.Minute, "Give up on one direction of one run after this long.")
+	flag.StringVar(&ansibleModule, "ansible-module", "raw", "Module of the Ansible tasks: raw (the scripts through the login shell, no Python on the hosts: the fastest), or shell (as the playbooks are written).")
 	out := flag.String("json", "docs/benchmarks.json", "JSON results.")
 	md := flag.String("md", "docs/benchmarks.md", "Markdown report (the table between the bench markers is replaced).")
 	flag.Parse()

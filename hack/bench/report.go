@@ -72,7 +72,7 @@ func newReport(runs int) *report {
 	return &report{Runs: runs, Machine: machine(), Versions: versions(), Settings: map[string]string{
 		"settleDelay": "0s", "componentUptime": uptime.String(), "agentCycle": "2s (lab default)",
 		"benchAccount": "dirac, with empty .bashrc/.profile and .hushlogin: an SSH session costs milliseconds",
-		"ansible":      "forks = hosts, gathering explicit, pipelining, ControlPersist 300s, one shell task per tier, waits polled on the host every 0.1s",
+		"ansible":      "forks = hosts, gathering explicit, pipelining, ControlPersist 300s, one " + ansibleModule + " task per tier, waits polled on the host every 0.1s",
 		"pdsh":         "-R ssh, fan-out = hosts, a new connection per command, no checks",
 		"floor":        "internal/remote SSHExecutor (defaults), same commands as pdsh, one goroutine per host, no checks",
 	}}
