@@ -68,6 +68,13 @@ func (r *VOBoxInterventionReconciler) runTiers(ctx context.Context, s *scope) (c
 		if !r.closeTier(s, tier, ts) {
 			return ctrl.Result{}, nil
 		}
+		if tier.Action == ActionSetMaintenance && i+1 < len(s.plan.Tiers) {
+			// The maintenance commands cannot be probed first: record that
+			// they ran before the next tier, so that a crash there does not
+			// run them again (a site's sms may notify people each time).
+			s.requeueAfter(time.Millisecond)
+			return ctrl.Result{}, nil
+		}
 	}
 	return ctrl.Result{}, nil
 }

@@ -1,8 +1,10 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"maps"
 	"math/rand/v2"
 	"os"
@@ -73,11 +75,12 @@ type chaos struct {
 
 	// mu is held by the killer from a kill until the operator runs again,
 	// and by the main loop while it changes the lab or reads it for checks.
-	mu      sync.Mutex
-	cycle   int
-	name    string
-	tracked linkSet
-	kills   []killPoint
+	mu       sync.Mutex
+	cycle    int
+	name     string
+	intruder string
+	tracked  linkSet
+	kills    []killPoint
 }
 
 func envInt(name string, def int64) (int64, error) {
@@ -181,7 +184,7 @@ func TestChaos(t *testing.T) {
 // killer kills the operator on schedule while a procedure runs, checks the
 // links at each kill point, and restarts it.
 func (c *chaos) killer(op *operator) {
-	last := time.Now()
+	last, atStart, logAt := time.Now(), "", int64(0)
 	for i := 0; i < len(c.delays) && !c.done.Load(); i++ {
 		for !c.active.Load() && !c.done.Load() {
 			time.Sleep(20 * time.Millisecond)
@@ -194,6 +197,14 @@ func (c *chaos) killer(op *operator) {
 			last = time.Now()
 		}
 		time.Sleep(time.Until(last.Add(c.delays[i])))
+		// Liveness: a kill only once the operator has done something since
+		// its last start (ran a command on a host, or wrote an
+		// intervention). On a loaded machine its start can take longer than
+		// the delay, and killing it again and again before it acts would
+		// prove nothing and never end.
+		for c.active.Load() && c.progress() == atStart && !ranStep(op.logPath, logAt) {
+			time.Sleep(50 * time.Millisecond)
+		}
 		if !c.active.Load() {
 			i--
 			continue
@@ -207,6 +218,7 @@ func (c *chaos) killer(op *operator) {
 		} else {
 			k.Broken, k.Lost = linksOnce(c.tracked, st)
 		}
+		atStart, logAt = c.progressLocked(), fileSize(op.logPath)
 		if err := op.start(); err != nil {
 			k.Broken = append(k.Broken, "restart: "+err.Error())
 		}
@@ -216,6 +228,47 @@ func (c *chaos) killer(op *operator) {
 		c.e.t.Logf("kill %d at %s, %.2fs after start, cycle %d, %s: links ok=%t", k.N, k.At.Format("15:04:05.000"), k.After.Seconds(), k.Cycle, k.Where, len(k.Broken) == 0)
 	}
 	c.done.Store(true)
+}
+
+// progress is the resource versions of the run's interventions: they change
+// whenever the operator writes one of them (or the test changes a spec).
+func (c *chaos) progress() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.progressLocked()
+}
+
+func (c *chaos) progressLocked() string {
+	var rvs []string
+	for _, name := range []string{c.name, c.intruder} {
+		v := &diracv1.VOBoxIntervention{}
+		if err := suite.k8s.Get(context.Background(), client.ObjectKey{Namespace: c.e.ns, Name: name}, v); err == nil {
+			rvs = append(rvs, v.ResourceVersion)
+		} else {
+			rvs = append(rvs, "-")
+		}
+	}
+	return strings.Join(rvs, "/")
+}
+
+// ranStep reports whether the operator logged a command it ran on a host
+// after offset in its log.
+func ranStep(path string, offset int64) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	raw, err := io.ReadAll(io.NewSectionReader(f, offset, 1<<40))
+	return err == nil && bytes.Contains(raw, []byte(`"msg":"Ran step"`))
+}
+
+func fileSize(path string) int64 {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
 }
 
 // where says what the intervention was doing, from its last written status.
@@ -242,7 +295,7 @@ func (c *chaos) run(t *testing.T, cycle int, leases *leaseLog) ([]string, int) {
 	excluded := map[string][]string{intruderHost: {agent}}
 	name, intruder := fmt.Sprintf("chaos-%d", cycle), fmt.Sprintf("intruder-%d", cycle)
 	c.mu.Lock()
-	c.cycle, c.name, c.tracked = cycle, name, trackedLinks(st)
+	c.cycle, c.name, c.intruder, c.tracked = cycle, name, intruder, trackedLinks(st)
 	c.mu.Unlock()
 
 	vbi := e.labIntervention(func(v *diracv1.VOBoxIntervention) {
@@ -509,7 +562,7 @@ func writeChaosSummary(t *testing.T, path string, seed int64, c *chaos, cycles, 
 	fmt.Fprintf(&b, "| Invariant violations | %d |\n", violations)
 	fmt.Fprintf(&b, "| Result | %s |\n", map[bool]string{true: "FAIL", false: "PASS"}[t.Failed()])
 	fmt.Fprintf(&b, "| Wall time | %s |\n\n", elapsed.Round(time.Second))
-	fmt.Fprintf(&b, "Kill delays after each (re)start: uniform in [%s, %s), counted only while a procedure runs.\n\n", chaosMinDelay, chaosMaxDelay)
+	fmt.Fprintf(&b, "Kill delays after each (re)start: uniform in [%s, %s), counted only while a procedure runs, and a kill waits until the operator has acted since its last start (ran a command or wrote an intervention), so that a slow start cannot livelock the run.\n\n", chaosMinDelay, chaosMaxDelay)
 	fmt.Fprintf(&b, "Where the kills landed (the intervention's phase and running tier as last written):\n\n| Phase | Kills |\n|---|---|\n")
 	keys := slices.Collect(maps.Keys(byWhere))
 	sort.Strings(keys)
