@@ -703,15 +703,23 @@ func faultRekey(t *testing.T, l *testLab) {
 	}
 	// A session open across the rekey is dropped.
 	session := make(chan sshResult, 1)
-	go func() { session <- l.ssh(host, "echo started; sleep 30; echo survived") }()
-	time.Sleep(time.Second)
+	go func() { session <- l.ssh(host, "echo started; sleep 120.5; echo survived") }()
+	// Rekey only once the session runs (a busy machine may take seconds to
+	// log in); the pattern does not match the pgrep's own command line.
+	deadline := time.Now().Add(30 * time.Second)
+	for l.ssh(host, "pgrep -f 'sleep 12[0].5'").code != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the session across the rekey never started")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 	l.mustRun("rekey", host)
 	select {
 	case r := <-session:
 		if r.code == 0 || strings.Contains(r.stdout, "survived") {
 			t.Errorf("session across rekey: %+v", r)
 		}
-	case <-time.After(10 * time.Second):
+	case <-time.After(60 * time.Second):
 		t.Error("session not dropped by rekey")
 	}
 	if r := l.sshWith(oldKH, host, "true"); r.code != 255 || !strings.Contains(r.stderr, "REMOTE HOST IDENTIFICATION HAS CHANGED") {
@@ -773,13 +781,12 @@ func faultBreak(t *testing.T, l *testLab) {
 	began := time.Now()
 	l.mustSSH(host, "runsvctrl d "+dir+nostop+" "+dir+slow)
 	time.Sleep(time.Second)
+	// Only nostop is sampled: on a busy machine the status may come later
+	// than slowstop's 2 s, which is checked from its timing and event below.
 	st := l.status()
 	h, _ := st.Host(host)
-	for _, name := range []string{nostop, slow} {
-		c, _ := h.Component(name)
-		if c.State != labstatus.StateRun || c.Want != "down" || !c.GotTerm {
-			t.Errorf("%s one second after d: %+v", name, c)
-		}
+	if c, _ := h.Component(nostop); c.State != labstatus.StateRun || c.Want != "down" || !c.GotTerm {
+		t.Errorf("%s one second after d: %+v", nostop, c)
 	}
 	componentState(t, l, host, slow, labstatus.StateDown, 10*time.Second)
 	if took := time.Since(began); took < 2*time.Second {
