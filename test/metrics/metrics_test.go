@@ -69,7 +69,7 @@ func TestMetricsEndpoint(t *testing.T) {
 	}
 
 	// A second intervention with a usable Secret, aimed at a port where
-	// nothing listens: its steps fail, which the step and SSH metrics count.
+	// nothing listens: its preflight probes fail, which the SSH metrics count.
 	secret := sshSecret(t, "lab-ssh", "127.0.0.3")
 	if err := k8s.Create(context.Background(), secret); err != nil {
 		t.Fatal(err)
@@ -86,7 +86,6 @@ func TestMetricsEndpoint(t *testing.T) {
 		`vobox_interventions{intervention="no-secret",namespace="default",phase="Failed"} 1`,
 		`vobox_hosts{intervention="no-secret",namespace="default",phase="Pending"} 1`,
 		"vobox_status_writes_total",
-		`vobox_step_duration_seconds_count{outcome="failure",step="SetMaintenance"}`,
 		`vobox_ssh_handshake_failures_total`,
 		"# TYPE vobox_ssh_open_connections gauge",
 		"controller_runtime_reconcile_total",
