@@ -48,7 +48,7 @@ var simTools = map[string]string{
 	"sim-start": `#!/bin/sh
 ` + simEventPrologue + `d=$1
 comp=${d##*/}; sys=${d%/*}; sys=${sys##*/}
-echo "run $(date +%s)" > "$d/supervise/stat"
+echo run > "$d/supervise/stat"; date +%s > "$d/supervise/since"
 ts=$(date -u '+%Y-%m-%d %H:%M:%S')
 printf '%s UTC %s/%s INFO: Starting %s\n' "$ts" "$sys" "$comp" "$comp" >> "$d/log/current"
 if grep -qx errors "$d/sim-fault" 2>/dev/null; then
@@ -71,10 +71,10 @@ fi
 # A component that ignored runsvctrl d exits once its fault is gone.
 for d in "$root"/runit/*/*; do
   [ -f "$d/supervise/stat" ] || continue
-  read -r st since < "$d/supervise/stat"
+  read -r st < "$d/supervise/stat"; read -r since < "$d/supervise/since"
   if [ "$st" = stopping ] && ! grep -qx nostop "$d/sim-fault" 2>/dev/null; then
     comp=${d##*/}; sys=${d%/*}; sys=${sys##*/}
-    echo "down $(date +%s)" > "$d/supervise/stat"; ev component-stop "${sys}_${comp}"
+    echo down > "$d/supervise/stat"; date +%s > "$d/supervise/since"; ev component-stop "${sys}_${comp}"
   fi
 done
 for l in "$root"/startup/*; do
@@ -84,7 +84,7 @@ for l in "$root"/startup/*; do
   [ -d "$d/supervise" ] && continue
   if [ -e "$d/supervise-pending" ]; then
     rm -f "$d/supervise-pending"; mkdir "$d/supervise"
-    if [ -e "$d/down" ]; then echo "down $(date +%s)" > "$d/supervise/stat"; else "$SIM_DIR/bin/sim-start" "$d"; fi
+    if [ -e "$d/down" ]; then echo down > "$d/supervise/stat"; date +%s > "$d/supervise/since"; else "$SIM_DIR/bin/sim-start" "$d"; fi
   else
     : > "$d/supervise-pending"
   fi
@@ -95,7 +95,7 @@ for d in "$root"/runit/*/*; do
   case $linked in *"|$d|"*) continue;; esac
   rm -f "$d/supervise-pending"
   [ -d "$d/supervise" ] || continue
-  read -r st since < "$d/supervise/stat"
+  read -r st < "$d/supervise/stat"; read -r since < "$d/supervise/since"
   comp=${d##*/}; sys=${d%/*}; sys=${sys##*/}
   if [ "$st" != down ]; then ev component-term "${sys}_${comp}"; fi
   rm -rf "$d/supervise"
@@ -106,7 +106,7 @@ rc=0; now=$(date +%s)
 for d; do
   if [ ! -d "$d" ]; then echo "runsvstat: warning: $d: unable to change directory: file does not exist" >&2; rc=$((rc+1)); continue; fi
   if [ ! -d "$d/supervise" ]; then echo "runsvstat: warning: $d: unable to open supervise/ok: file does not exist" >&2; rc=$((rc+1)); continue; fi
-  read -r st since < "$d/supervise/stat"
+  read -r st < "$d/supervise/stat"; read -r since < "$d/supervise/since"
   secs=$((now - since))
   case $st in
   run) if grep -qx crash "$d/sim-fault" 2>/dev/null; then secs=0; fi; echo "$d: run (pid 4242) $secs seconds";;
@@ -120,23 +120,28 @@ exit $rc
 ` + simEventPrologue + `c=$1; shift; rc=0
 for d; do
   if [ ! -d "$d/supervise" ]; then echo "runsvctrl: warning: $d: unable to open supervise/control: file does not exist" >&2; rc=$((rc+1)); continue; fi
-  read -r st since < "$d/supervise/stat"
+  read -r st < "$d/supervise/stat"; read -r since < "$d/supervise/since"
   real=$(cd "$d" && pwd -P); comp=${real##*/}; sys=${real%/*}; sys=${sys##*/}; comp=${sys}_$comp
   case $c in
   d) [ "$st" = run ] || continue
-     if grep -qx nostop "$d/sim-fault" 2>/dev/null; then echo "stopping $since" > "$d/supervise/stat"; ev component-wantdown "$comp"
-     else echo "down $(date +%s)" > "$d/supervise/stat"; ev component-stop "$comp"; fi;;
+     if grep -qx nostop "$d/sim-fault" 2>/dev/null; then echo stopping > "$d/supervise/stat"; ev component-wantdown "$comp"
+     else echo down > "$d/supervise/stat"; date +%s > "$d/supervise/since"; ev component-stop "$comp"; fi;;
   k) [ "$st" = down ] && continue
-     echo "down $(date +%s)" > "$d/supervise/stat"; ev component-kill "$comp";;
+     echo down > "$d/supervise/stat"; date +%s > "$d/supervise/since"; ev component-kill "$comp";;
   u) case $st in
      run) ;;
-     stopping) echo "run $since" > "$d/supervise/stat";;
+     stopping) echo run > "$d/supervise/stat";;
      *) "$SIM_DIR/bin/sim-start" "$real";;
      esac;;
   *) echo "usage: runsvctrl u|d|k service ..." >&2; exit 1;;
   esac
 done
 exit $rc
+`,
+	// sleep lets runsvdir scan while a probe waits on the host.
+	"sleep": `#!/bin/sh
+"$SIM_DIR/bin/sim-runsvdir"
+PATH=${PATH#*:} exec sleep "$@"
 `,
 	"ps": `#!/bin/sh
 echo init; echo sshd; echo runsvdir
@@ -252,9 +257,10 @@ func (h *simHost) addComponent(t testing.TB, c simComponent) {
 		kind = "dirac-agent"
 	}
 	files := map[string]string{
-		"run":            fmt.Sprintf("#!/bin/bash\nsource /opt/dirac/bashrc\nexec 2>&1\nexec %s %s/%s -o LogLevel=INFO\n", kind, sys, comp),
-		"log/current":    "2001-01-01 00:00:00 UTC " + sys + "/" + comp + " ERROR: an old error, before the intervention\n",
-		"supervise/stat": fmt.Sprintf("%s %d\n", map[bool]string{true: "down", false: "run"}[c.Down], time.Now().Unix()-100),
+		"run":             fmt.Sprintf("#!/bin/bash\nsource /opt/dirac/bashrc\nexec 2>&1\nexec %s %s/%s -o LogLevel=INFO\n", kind, sys, comp),
+		"log/current":     "2001-01-01 00:00:00 UTC " + sys + "/" + comp + " ERROR: an old error, before the intervention\n",
+		"supervise/stat":  map[bool]string{true: "down", false: "run"}[c.Down] + "\n",
+		"supervise/since": fmt.Sprintf("%d\n", time.Now().Unix()-100),
 	}
 	if c.Fault != "" {
 		files["sim-fault"] = c.Fault + "\n"

@@ -5,6 +5,7 @@ import (
 	"path"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -48,6 +49,36 @@ type decision struct {
 	Warning string
 	// Scan asks for the logs of these links to be scanned since when they started.
 	Scan []scanItem
+	// Until, with Wait, says what the host itself can wait for before the
+	// next probe reports, sparing a round trip per poll.
+	Until *hostWait
+}
+
+// hostWait is what a probe waits for on the host before it reports: every
+// link down, or every link running (then for the uptime the check needs).
+// The probe reports when that holds or For is spent, whichever comes first;
+// the decision is then taken again on what it reports, so a wait is only a
+// choice of when to look, never a verification.
+type hostWait struct {
+	// Up waits for every link to run; otherwise for every link to be down.
+	Up    bool
+	Links []string
+	// Settle is how long to wait after the last link was seen starting (the
+	// uptime the check needs); Rest how long when all ran at the first look.
+	Settle, Rest time.Duration
+	// For bounds the wait.
+	For time.Duration
+}
+
+// args are probeScript's wait arguments: mode, tick, budget, settle and
+// rest in milliseconds, then the link names.
+func (w *hostWait) args(tick time.Duration) []string {
+	mode := "down"
+	if w.Up {
+		mode = "up"
+	}
+	ms := func(d time.Duration) string { return strconv.FormatInt(max(d.Milliseconds(), 0), 10) }
+	return append([]string{mode, ms(tick), ms(w.For), ms(w.Settle), ms(w.Rest)}, w.Links...)
 }
 
 // scanItem is one component log to scan from a time on.
@@ -155,7 +186,8 @@ func decideStop(p *hostProbe, in componentsInput) decision {
 		return decision{Step: "KillComponents", Warning: warning, Killed: running,
 			Commands: []remote.Command{append(remote.Command{"runsvctrl", "k"}, prefixed(startup, running)...)}}
 	case len(running) > 0:
-		return decision{Wait: pollInterval, Warning: warning}
+		return decision{Wait: pollInterval, Warning: warning,
+			Until: &hostWait{Links: running, For: in.StopTimeout - in.Elapsed}}
 	case len(duplicates) > 0:
 		// The same link, same target, is already parked: dropping the copy in
 		// startup loses nothing.
@@ -240,7 +272,8 @@ func decideStart(p *hostProbe, in componentsInput) decision {
 		return decision{Done: true}
 	}
 	var restore, duplicates, wake, starting []string
-	var wait time.Duration
+	var wait, rest time.Duration
+	allRun := true
 	var scan []scanItem
 	for _, e := range p.Manifest.Entries {
 		if e.Excluded || !slices.Contains(in.Classes, e.Class) {
@@ -269,14 +302,15 @@ func decideStart(p *hostProbe, in componentsInput) decision {
 		switch {
 		case !st.Supervised:
 			starting = append(starting, e.Name) // runsvdir picks links up within 5s
-			wait = max(wait, pollInterval)
+			wait, allRun = max(wait, pollInterval), false
 		case !st.Running || st.WantDown:
 			// Still running but wanted down (a stop cut short by a flip to
 			// Up): runit would not restart it once it exits.
 			wake = append(wake, e.Name)
 		case time.Duration(st.Seconds)*time.Second < in.Uptime:
 			starting = append(starting, e.Name)
-			wait = max(wait, min(in.Uptime-time.Duration(st.Seconds)*time.Second, 5*time.Second))
+			rest = max(rest, in.Uptime-time.Duration(st.Seconds)*time.Second)
+			wait = max(wait, min(rest, 5*time.Second))
 		default:
 			since := time.Unix(p.Now-st.Seconds-1, 0).UTC()
 			if since.Before(in.ScanFrom) {
@@ -297,7 +331,13 @@ func decideStart(p *hostProbe, in componentsInput) decision {
 		return decision{Scan: scan, Fail: &failure{Reason: diracv1.ReasonComponentNotUp,
 			Message: fmt.Sprintf("host %s: not up for %s within %s: %s", in.Host, in.Uptime, in.StepTimeout, strings.Join(starting, ", "))}}
 	case len(starting) > 0:
-		return decision{Wait: wait}
+		if !allRun {
+			// It may start before the wait begins: all would run at the
+			// first look, the last one only just.
+			rest = in.Uptime
+		}
+		return decision{Wait: wait, Until: &hostWait{Up: true, Links: starting,
+			Settle: in.Uptime, Rest: rest, For: in.StepTimeout - in.Elapsed}}
 	case !in.Scanned && len(scan) > 0:
 		return decision{Step: "CheckLogs", Scan: scan}
 	}

@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -187,6 +188,11 @@ func TestDecideStop(t *testing.T) {
 			check: func(t *testing.T, d decision) {
 				if d.Wait != pollInterval || len(d.Commands) != 0 || d.Done || d.Fail != nil {
 					t.Errorf("decision = %+v, want a wait of %s", d, pollInterval)
+				}
+				// The host waits for the stopping one, until stopTimeout.
+				want := &hostWait{Links: []string{"WorkloadManagement_SiteDirector"}, For: time.Minute}
+				if !reflect.DeepEqual(d.Until, want) {
+					t.Errorf("until = %+v, want %+v", d.Until, want)
 				}
 			},
 		},
@@ -384,6 +390,11 @@ func TestDecideStart(t *testing.T) {
 				if d.Wait != pollInterval || len(d.Commands) != 0 || d.Done {
 					t.Errorf("decision = %+v, want a wait", d)
 				}
+				// The host waits until it runs, then componentUptime.
+				want := &hostWait{Up: true, Links: []string{"WorkloadManagement_JobAgent"}, Settle: 10 * time.Second, Rest: 10 * time.Second, For: 5 * time.Minute}
+				if !reflect.DeepEqual(d.Until, want) {
+					t.Errorf("until = %+v, want %+v", d.Until, want)
+				}
 			},
 		},
 		{
@@ -393,6 +404,10 @@ func TestDecideStart(t *testing.T) {
 			check: func(t *testing.T, d decision) {
 				if d.Wait != 2*time.Second || d.Done {
 					t.Errorf("decision = %+v, want a wait of 2s", d)
+				}
+				want := &hostWait{Up: true, Links: []string{"WorkloadManagement_JobAgent"}, Settle: 10 * time.Second, Rest: 2 * time.Second, For: 5 * time.Minute}
+				if !reflect.DeepEqual(d.Until, want) {
+					t.Errorf("until = %+v, want %+v", d.Until, want)
 				}
 			},
 		},

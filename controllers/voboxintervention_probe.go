@@ -21,7 +21,37 @@ import (
 // journalFrom journalTo (the last three may be empty). It is run at every
 // poll, so it starts few processes: one runsvstat and one grep for all the
 // links, not one per link.
+//
+// Five more arguments and link names make it wait on the host first (see
+// hostWait): mode ("down" or "up"), then tick, budget, settle and rest in
+// milliseconds. It reads runsv's supervise/stat of each link with the
+// shell's own read, forking only sleep once per tick, until every link is
+// down (or runs), or the budget is spent. In "up" mode it then sleeps
+// settle if a link was not running at the first look (the last one started
+// less than a tick ago), or rest if all were. The report that follows is the
+// same as without a wait: the wait only chooses when to look.
 const probeScript = `root=$1 manifest=$2 mysql=$3 jfrom=$4 jto=$5
+if [ $# -gt 5 ]; then
+  mode=$6 tick=$7 budget=$8 settle=$9 rest=${10}; shift 10
+  secs() { printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)); }
+  first=1 spent=0
+  while :; do
+    all=1
+    for n; do
+      f=$root/startup/$n/supervise/stat s=
+      [ -r "$f" ] && read -r s < "$f"
+      case $mode:$s in down:down*|up:run) ;; *) all=0; break;; esac
+    done
+    if [ $all = 1 ]; then
+      [ $first = 1 ] || rest=$settle
+      if [ "$mode" = up ] && [ "$rest" -gt 0 ] && [ $((spent + rest)) -le "$budget" ]; then sleep "$(secs "$rest")"; fi
+      break
+    fi
+    first=0
+    [ $((spent + tick)) -le "$budget" ] || break
+    sleep "$(secs "$tick")"; spent=$((spent + tick))
+  done
+fi
 printf 'now\t%s\n' "$(date -u +%s)"
 if [ ! -d "$root" ]; then printf 'root\tmissing\n'; exit 0; fi
 printf 'root\tok\n'

@@ -326,6 +326,88 @@ func TestProbeScriptNoRoot(t *testing.T) {
 	}
 }
 
+// TestProbeScriptWaits runs the probe's wait on the host for real: it
+// returns when the links reach the state asked for (the simulated runsvdir
+// scans at every tick), sleeps the uptime after a start it saw, and gives up
+// when its budget is spent. The report after a wait is a whole probe.
+func TestProbeScriptWaits(t *testing.T) {
+	const (
+		agent = "WorkloadManagement_SiteDirector"
+		svc   = "Framework_SystemAdministrator"
+	)
+	wait := func(t *testing.T, h *simHost, w hostWait, tick time.Duration) (*hostProbe, time.Duration) {
+		t.Helper()
+		cmd := append(remote.Command{"sh", "-c", probeScript, "vobox-probe", simDiracRoot, manifestName("uid"), "", "", ""}, w.args(tick)...)
+		start := time.Now()
+		res := runSim(t, h, cmd)
+		took := time.Since(start)
+		if res.ExitCode != 0 {
+			t.Fatalf("probe exited %d: %s", res.ExitCode, res.Stderr)
+		}
+		p, err := parseProbe(res.Stdout)
+		if err != nil {
+			t.Fatalf("parseProbe: %v\n%s", err, res.Stdout)
+		}
+		if len(p.Startup) == 0 || len(p.State) == 0 {
+			t.Fatalf("the report after the wait is not a whole probe:\n%s", res.Stdout)
+		}
+		return p, took
+	}
+	t.Run("already down: at once", func(t *testing.T) {
+		t.Parallel()
+		h := newSimHost(t, "vobox1", false, simComponent{Link: agent, Agent: true, Down: true}, simComponent{Link: svc})
+		p, took := wait(t, h, hostWait{Links: []string{agent}, For: 10 * time.Second}, 50*time.Millisecond)
+		if p.State[agent].Running || took > 5*time.Second {
+			t.Errorf("state %+v after %s, want down at once", p.State[agent], took)
+		}
+	})
+	t.Run("stops during the wait", func(t *testing.T) {
+		t.Parallel()
+		h := newSimHost(t, "vobox1", false, simComponent{Link: agent, Agent: true, Fault: "nostop"}, simComponent{Link: svc})
+		runSim(t, h, remote.Command{"runsvctrl", "d", simDiracRoot + "/startup/" + agent})
+		go func() {
+			time.Sleep(400 * time.Millisecond)
+			_ = os.Remove(h.path("dirac", "runit", "WorkloadManagement", "SiteDirector", "sim-fault"))
+		}()
+		p, took := wait(t, h, hostWait{Links: []string{agent}, For: 20 * time.Second}, 50*time.Millisecond)
+		if p.State[agent].Running || took < 400*time.Millisecond || took > 15*time.Second {
+			t.Errorf("state %+v after %s, want down after its fault went (400ms), before the budget (20s)", p.State[agent], took)
+		}
+		if !p.State[svc].Running {
+			t.Errorf("%s not running: %+v", svc, p.State[svc])
+		}
+	})
+	t.Run("never stops: the budget", func(t *testing.T) {
+		t.Parallel()
+		h := newSimHost(t, "vobox1", false, simComponent{Link: agent, Agent: true, Fault: "nostop"})
+		runSim(t, h, remote.Command{"runsvctrl", "d", simDiracRoot + "/startup/" + agent})
+		p, took := wait(t, h, hostWait{Links: []string{agent}, For: 700 * time.Millisecond}, 100*time.Millisecond)
+		if !p.State[agent].Running || !p.State[agent].WantDown || took < 700*time.Millisecond {
+			t.Errorf("state %+v after %s, want still stopping after the 700ms budget", p.State[agent], took)
+		}
+	})
+	t.Run("picked up, then settle", func(t *testing.T) {
+		t.Parallel()
+		h := newSimHost(t, "vobox1", false, simComponent{Link: svc})
+		// A link runsvdir has not picked up yet: no supervise directory.
+		if err := os.RemoveAll(h.path("dirac", "runit", "Framework", "SystemAdministrator", "supervise")); err != nil {
+			t.Fatal(err)
+		}
+		p, took := wait(t, h, hostWait{Up: true, Links: []string{svc}, Settle: 1500 * time.Millisecond, Rest: 0, For: 20 * time.Second}, 50*time.Millisecond)
+		if !p.State[svc].Running || took < 1500*time.Millisecond || took > 15*time.Second {
+			t.Errorf("state %+v after %s, want running, reported after it ran 1.5s", p.State[svc], took)
+		}
+	})
+	t.Run("running at the first look: rest", func(t *testing.T) {
+		t.Parallel()
+		h := newSimHost(t, "vobox1", false, simComponent{Link: svc})
+		p, took := wait(t, h, hostWait{Up: true, Links: []string{svc}, Settle: 30 * time.Second, Rest: 300 * time.Millisecond, For: 40 * time.Second}, 50*time.Millisecond)
+		if !p.State[svc].Running || took < 300*time.Millisecond || took > 20*time.Second {
+			t.Errorf("state %+v after %s, want running, reported after rest (300ms), not settle (30s)", p.State[svc], took)
+		}
+	})
+}
+
 func TestWriteManifestScript(t *testing.T) {
 	h := newSimHost(t, "vobox1", false)
 	name := manifestName("0b5c-uid")

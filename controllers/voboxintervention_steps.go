@@ -42,10 +42,26 @@ func (r *VOBoxInterventionReconciler) runHostStep(ctx context.Context, s *scope,
 		return r.runMaintenance(ctx, s, tier, name)
 	}
 	state := &stepState{}
+	// known is the last probe when the move since only read (the log scan)
+	// or only wrote the manifest it shows: deciding on it again spares a
+	// round trip, which on a large fleet is what a tier is made of.
+	var known *hostProbe
+	// until is what the next probe waits for on the host, within waitLeft.
+	var until *hostWait
+	waitLeft := min(maxWaitPerPass, s.vbi.Spec.Strategy.StepTimeout.Duration/2)
 	for range maxMovesPerPass {
-		p, err := r.probe(ctx, s, tier, name)
-		if err != nil {
-			return s.outcomeOf(err)
+		p := known
+		known = nil
+		if p == nil {
+			started := r.Clock.Now()
+			var err error
+			if p, err = r.probe(ctx, s, tier, name, until); err != nil {
+				return s.outcomeOf(err)
+			}
+			if until != nil {
+				waitLeft -= r.Clock.Since(started)
+			}
+			until = nil
 		}
 		d := r.decide(s, tier, name, p, state)
 		if d.Warning != "" {
@@ -65,7 +81,10 @@ func (r *VOBoxInterventionReconciler) runHostStep(ctx context.Context, s *scope,
 			hs.ExcludedComponents = mergeNames(hs.ExcludedComponents, d.Excluded)
 			return r.finishHostStep(ctx, s, tier, name)
 		case d.Wait > 0:
-			return hostOutcome{wait: d.Wait}
+			if until = boundWait(d.Until, waitLeft, hostPollTick(len(tier.Hosts))); until == nil {
+				return hostOutcome{wait: d.Wait}
+			}
+			continue
 		case len(d.Scan) > 0:
 			findings, err := r.scanLogs(ctx, s, name, d.Scan)
 			if err != nil {
@@ -77,6 +96,7 @@ func (r *VOBoxInterventionReconciler) runHostStep(ctx context.Context, s *scope,
 				return hostOutcome{fail: &failure{Reason: diracv1.ReasonErrorsInLog, Terminal: true,
 					Message: fmt.Sprintf("host %s: %d log line(s) match errorPatterns: %s", name, len(findings), strings.Join(findings, " | "))}}
 			}
+			known = p
 			continue
 		}
 		hs.KilledComponents = mergeNames(hs.KilledComponents, d.Killed)
@@ -86,13 +106,58 @@ func (r *VOBoxInterventionReconciler) runHostStep(ctx context.Context, s *scope,
 			}
 		}
 		switch d.Step {
-		case "StopComponents":
-			state.stopRequested = true
+		case "RecordManifest":
+			if m := writtenManifest(d.Commands); m != nil {
+				p.Manifest, known = m, p
+			}
+		case "StopComponents", "KillComponents":
+			state.stopRequestedAt = r.Clock.Now()
 		case "StopDatabase", "StartDatabase":
 			state.tried = true
 		}
 	}
 	return hostOutcome{wait: pollInterval}
+}
+
+// maxWaitPerPass bounds how long one pass waits on a host (in its probes)
+// for a change: a pass holds its worker, and the status is written at the
+// end of a pass, so people see progress at least this often.
+const maxWaitPerPass = 5 * time.Second
+
+// hostPollTick is how often a waiting probe looks at runit's state on the
+// host. Looking costs the host a fork of sleep: 50 ms follows a change
+// closely; a tier of many hosts looks less often (up to 250 ms, the
+// controller's own poll), so that hosts sharing CPU (a lab, VMs on one
+// hypervisor) are not kept busy by the looking.
+func hostPollTick(hosts int) time.Duration {
+	return min(max(time.Duration(hosts)*2*time.Millisecond, 50*time.Millisecond), pollInterval)
+}
+
+// boundWait returns w bounded by what is left of the pass's wait, or nil
+// when a wait on the host is not worth a probe of its own.
+func boundWait(w *hostWait, left, tick time.Duration) *hostWait {
+	if w == nil {
+		return nil
+	}
+	b := *w
+	b.For = min(b.For, left)
+	if b.For < tick {
+		return nil
+	}
+	return &b
+}
+
+// writtenManifest is the manifest a RecordManifest move wrote (the last
+// argument of writeManifestScript), or nil.
+func writtenManifest(cmds []remote.Command) *manifest {
+	if len(cmds) != 1 || len(cmds[0]) != 7 || cmds[0][3] != "vobox-manifest" {
+		return nil
+	}
+	m, err := parseManifest(strings.Split(cmds[0][6], "\n"))
+	if err != nil {
+		return nil
+	}
+	return m
 }
 
 // ranInThisStep reports whether the host's last command is one of steps and
@@ -105,9 +170,10 @@ func ranInThisStep(hs *diracv1.HostStatus, steps ...string) bool {
 
 // stepState is what a step learned earlier in this pass.
 type stepState struct {
-	stopRequested bool
-	tried         bool
-	scanned       bool
+	// stopRequestedAt is when runsvctrl d (or k) was last sent in this pass.
+	stopRequestedAt time.Time
+	tried           bool
+	scanned         bool
 }
 
 // decide dispatches a probe to the decide function of the tier's action.
@@ -115,13 +181,14 @@ func (r *VOBoxInterventionReconciler) decide(s *scope, tier *Tier, name string, 
 	spec := &s.vbi.Spec
 	h := s.hostSpec(name)
 	hs := s.hostStatus(name)
-	elapsed := s.now.Sub(hs.WaitingSince.Time)
+	// Measured now, not at the pass's start: a pass may wait on the host.
+	elapsed := r.Clock.Now().Sub(hs.WaitingSince.Time)
 	in := componentsInput{
 		Host: name, Root: spec.Layout.DiracRoot, ManifestName: manifestName(string(s.vbi.UID)),
 		Roles: h.Roles, Classes: classesFor(tier.Action, h.Roles), Exclude: h.Exclude,
 		// runsvctrl d was sent in this step when it is the last thing done on
 		// the host: a step always parks its links before it is done.
-		StopRequested: st.stopRequested || ranInThisStep(hs, "StopComponents", "KillComponents"),
+		StopRequested: !st.stopRequestedAt.IsZero() || ranInThisStep(hs, "StopComponents", "KillComponents"),
 		Elapsed:       elapsed, StopTimeout: spec.Strategy.StopTimeout.Duration, StepTimeout: spec.Strategy.StepTimeout.Duration,
 		Uptime: spec.Checks.ComponentUptime.Duration, SavedInStatus: hs.SavedComponents, Scanned: st.scanned,
 		ScanFrom: startedAt(s.vbi),
@@ -130,8 +197,8 @@ func (r *VOBoxInterventionReconciler) decide(s *scope, tier *Tier, name string, 
 	// step's start: recording the manifest may take a while on a busy host.
 	if tier.Action == ActionStopAgents || tier.Action == ActionStopServices {
 		switch {
-		case st.stopRequested:
-			in.Elapsed = 0
+		case !st.stopRequestedAt.IsZero():
+			in.Elapsed = r.Clock.Now().Sub(st.stopRequestedAt)
 		case in.StopRequested:
 			// Status times are whole seconds: count from the latest moment
 			// the request can have been sent.
@@ -201,8 +268,9 @@ func (r *VOBoxInterventionReconciler) runMaintenance(ctx context.Context, s *sco
 	return hostOutcome{done: true}
 }
 
-// probe runs probeScript on a host.
-func (r *VOBoxInterventionReconciler) probe(ctx context.Context, s *scope, tier *Tier, name string) (*hostProbe, error) {
+// probe runs probeScript on a host, after waiting there for until (when
+// not nil).
+func (r *VOBoxInterventionReconciler) probe(ctx context.Context, s *scope, tier *Tier, name string, until *hostWait) (*hostProbe, error) {
 	spec := &s.vbi.Spec
 	var mysql, jfrom, jto string
 	if tier.Action == ActionStopDatabase || tier.Action == ActionStartDatabase {
@@ -210,6 +278,9 @@ func (r *VOBoxInterventionReconciler) probe(ctx context.Context, s *scope, tier 
 		jfrom, jto = s.journal(name)
 	}
 	cmd := remote.Command{"sh", "-c", probeScript, "vobox-probe", spec.Layout.DiracRoot, manifestName(string(s.vbi.UID)), mysql, jfrom, jto}
+	if until != nil {
+		cmd = append(cmd, until.args(hostPollTick(len(tier.Hosts)))...)
+	}
 	res, err := r.run(ctx, s, s.target(name), cmd)
 	if err != nil {
 		return nil, err

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	clocktesting "k8s.io/utils/clock/testing"
 
 	diracv1 "github.com/vobox-operator/vobox-operator/api/v1alpha1"
 	"github.com/vobox-operator/vobox-operator/internal/remote"
@@ -40,7 +41,7 @@ func TestRanInThisStep(t *testing.T) {
 // TestDecideUsesTheCurrentStepOnly: a command of the same name run before a
 // flip does not count as sent in the new step.
 func TestDecideUsesTheCurrentStepOnly(t *testing.T) {
-	r := &VOBoxInterventionReconciler{}
+	r := &VOBoxInterventionReconciler{Clock: clocktesting.NewFakePassiveClock(statusNow)}
 	vbi := statusFixture(diracv1.StateDown, diracv1.FailurePolicyHalt)
 	vbi.Spec.Layout.MysqlServer = "/opt/dirac/pro/mysql/share/mysql/mysql.server"
 	vbi.Spec.Strategy.StopTimeout = metav1.Duration{Duration: time.Minute}
@@ -114,5 +115,26 @@ func TestOutcomeOf(t *testing.T) {
 func TestMergeNames(t *testing.T) {
 	if got := mergeNames([]string{"b", "a"}, []string{"c", "a"}); !slices.Equal(got, []string{"a", "b", "c"}) {
 		t.Errorf("mergeNames = %v", got)
+	}
+}
+
+func TestBoundWait(t *testing.T) {
+	w := &hostWait{Links: []string{"a"}, For: time.Minute}
+	if got := boundWait(w, 5*time.Second, 50*time.Millisecond); got == nil || got.For != 5*time.Second || w.For != time.Minute {
+		t.Errorf("boundWait = %+v (input now %+v), want For bounded to 5s, input untouched", got, w)
+	}
+	if got := boundWait(w, 40*time.Millisecond, 50*time.Millisecond); got != nil {
+		t.Errorf("boundWait with less than a tick left = %+v, want nil (the controller waits instead)", got)
+	}
+	if got := boundWait(nil, time.Second, 50*time.Millisecond); got != nil {
+		t.Errorf("boundWait(nil) = %+v", got)
+	}
+}
+
+func TestHostPollTick(t *testing.T) {
+	for hosts, want := range map[int]time.Duration{1: 50 * time.Millisecond, 11: 50 * time.Millisecond, 60: 120 * time.Millisecond, 200: pollInterval} {
+		if got := hostPollTick(hosts); got != want {
+			t.Errorf("hostPollTick(%d) = %s, want %s", hosts, got, want)
+		}
 	}
 }
