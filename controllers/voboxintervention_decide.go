@@ -52,6 +52,9 @@ type decision struct {
 	// Until, with Wait, says what the host itself can wait for before the
 	// next probe reports, sparing a round trip per poll.
 	Until *hostWait
+	// Then, with Commands, is what the probe that follows them (in the same
+	// session) waits for: the change the commands set off.
+	Then *hostWait
 }
 
 // hostWait is what a probe waits for on the host before it reports: every
@@ -181,10 +184,12 @@ func decideStop(p *hostProbe, in componentsInput) decision {
 	switch {
 	case len(notAsked) > 0:
 		return decision{Step: "StopComponents", Warning: warning,
-			Commands: []remote.Command{append(remote.Command{"runsvctrl", "d"}, prefixed(startup, notAsked)...)}}
+			Commands: []remote.Command{append(remote.Command{"runsvctrl", "d"}, prefixed(startup, notAsked)...)},
+			Then:     &hostWait{Links: running, For: in.StopTimeout}}
 	case len(running) > 0 && in.Elapsed >= in.StopTimeout:
 		return decision{Step: "KillComponents", Warning: warning, Killed: running,
-			Commands: []remote.Command{append(remote.Command{"runsvctrl", "k"}, prefixed(startup, running)...)}}
+			Commands: []remote.Command{append(remote.Command{"runsvctrl", "k"}, prefixed(startup, running)...)},
+			Then:     &hostWait{Links: running, For: in.StopTimeout}}
 	case len(running) > 0:
 		return decision{Wait: pollInterval, Warning: warning,
 			Until: &hostWait{Links: running, For: in.StopTimeout - in.Elapsed}}
@@ -271,7 +276,7 @@ func decideStart(p *hostProbe, in componentsInput) decision {
 		}
 		return decision{Done: true}
 	}
-	var restore, duplicates, wake, starting []string
+	var restore, duplicates, wake, starting, restoreUp []string
 	var wait, rest time.Duration
 	allRun := true
 	var scan []scanItem
@@ -290,6 +295,9 @@ func decideStart(p *hostProbe, in componentsInput) decision {
 			continue
 		case inSave:
 			restore = append(restore, e.Name)
+			if e.WasUp {
+				restoreUp = append(restoreUp, e.Name)
+			}
 			continue
 		case !inStartup:
 			return decision{Fail: &failure{Reason: diracv1.ReasonLinkMissing, Terminal: true,
@@ -319,14 +327,23 @@ func decideStart(p *hostProbe, in componentsInput) decision {
 			scan = append(scan, scanItem{Link: e.Name, Since: since})
 		}
 	}
+	// After a restore or a wake, the host waits for what it set off: runsvdir
+	// picking the links up, then componentUptime.
+	then := func(links []string) *hostWait {
+		if len(links) == 0 {
+			return nil
+		}
+		return &hostWait{Up: true, Links: links, Settle: in.Uptime, Rest: in.Uptime, For: in.StepTimeout - in.Elapsed}
+	}
 	switch {
 	case len(restore) > 0:
-		return decision{Step: "RestoreLinks",
+		return decision{Step: "RestoreLinks", Then: then(restoreUp),
 			Commands: []remote.Command{append(remote.Command{"sh", "-c", moveLinksScript, "vobox-restore", save, startup}, restore...)}}
 	case len(duplicates) > 0:
 		return decision{Step: "DropDuplicateLinks", Commands: []remote.Command{append(remote.Command{"rm", "-f", "--"}, duplicates...)}}
 	case len(wake) > 0:
-		return decision{Step: "StartComponents", Commands: []remote.Command{append(remote.Command{"runsvctrl", "u"}, prefixed(startup, wake)...)}}
+		return decision{Step: "StartComponents", Then: then(wake),
+			Commands: []remote.Command{append(remote.Command{"runsvctrl", "u"}, prefixed(startup, wake)...)}}
 	case len(starting) > 0 && in.Elapsed >= in.StepTimeout:
 		return decision{Scan: scan, Fail: &failure{Reason: diracv1.ReasonComponentNotUp,
 			Message: fmt.Sprintf("host %s: not up for %s within %s: %s", in.Host, in.Uptime, in.StepTimeout, strings.Join(starting, ", "))}}

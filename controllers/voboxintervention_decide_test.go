@@ -178,6 +178,11 @@ func TestDecideStop(t *testing.T) {
 			roles: agentsAndService, tier: ActionStopAgents,
 			check: func(t *testing.T, d decision) {
 				wantCommand(t, d, "StopComponents", remote.Command{"runsvctrl", "d", startupDir + "/WorkloadManagement_JobAgent", startupDir + "/WorkloadManagement_SiteDirector"})
+				// The probe after it waits for them to stop, until stopTimeout.
+				want := &hostWait{Links: []string{"WorkloadManagement_JobAgent", "WorkloadManagement_SiteDirector"}, For: 2 * time.Minute}
+				if !reflect.DeepEqual(d.Then, want) {
+					t.Errorf("then = %+v, want %+v", d.Then, want)
+				}
 			},
 		},
 		{
@@ -372,6 +377,11 @@ func TestDecideStart(t *testing.T) {
 			roles: agentsAndService, tier: ActionStartAgents,
 			check: func(t *testing.T, d decision) {
 				wantCommand(t, d, "RestoreLinks", remote.Command{"sh", "-c", moveLinksScript, "vobox-restore", saveDir, startupDir, "WorkloadManagement_JobAgent"})
+				// The probe after it waits for runsvdir, then the uptime.
+				want := &hostWait{Up: true, Links: []string{"WorkloadManagement_JobAgent"}, Settle: 10 * time.Second, Rest: 10 * time.Second, For: 5 * time.Minute}
+				if !reflect.DeepEqual(d.Then, want) {
+					t.Errorf("then = %+v, want %+v", d.Then, want)
+				}
 			},
 		},
 		{

@@ -85,7 +85,7 @@ func (r *VOBoxInterventionReconciler) preflightHost(ctx context.Context, s *scop
 	if isDB {
 		probeTier = &Tier{Action: ActionStopDatabase}
 	}
-	p, err := r.probe(ctx, s, probeTier, name, nil)
+	p, err := r.probe(ctx, s, probeTier, name, nil, nil)
 	if err != nil {
 		return s.outcomeOf(err).fail
 	}

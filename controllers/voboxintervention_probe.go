@@ -98,6 +98,53 @@ if [ -n "$jfrom" ]; then
 fi
 `
 
+// stepScript runs a step's commands and then probeScript in one session, so
+// that the probe which verifies a move (and waits for what it set off) rides
+// along with it. Args: for each command, its argument count and its
+// arguments; then "--" and probeScript's arguments. The arguments are only
+// ever referenced ("${3}"), never spliced into the text that eval runs. Each
+// command's output (stderr merged) is followed by a line with exitMarker and
+// its exit status; the first command that fails ends the script before the
+// others and the probe.
+const stepScript = `while [ "$1" != -- ]; do
+  n=$1; shift; i=2 a='"$1"'
+  while [ $i -le "$n" ]; do a="$a \"\${$i}\""; i=$((i+1)); done
+  eval "$a" 2>&1
+  rc=$?; shift "$n"
+  printf '\n\036vobox-exit\t%d\n' $rc
+  [ $rc = 0 ] || exit 0
+done
+shift
+`
+
+// exitMarker starts the line stepScript prints after each command.
+const exitMarker = "\n\x1evobox-exit\t"
+
+// commandOutput is one command's share of stepScript's output.
+type commandOutput struct {
+	Output   []byte
+	ExitCode int
+}
+
+// splitStepOutput splits stepScript's output into its commands' outputs and
+// exit statuses, and what follows them (the probe's report).
+func splitStepOutput(out []byte) ([]commandOutput, []byte) {
+	var cmds []commandOutput
+	for {
+		i := bytes.Index(out, []byte(exitMarker))
+		if i < 0 {
+			return cmds, out
+		}
+		line, rest, _ := bytes.Cut(out[i+len(exitMarker):], []byte("\n"))
+		code, err := strconv.Atoi(string(line))
+		if err != nil {
+			code = -1
+		}
+		cmds = append(cmds, commandOutput{Output: out[:i], ExitCode: code})
+		out = rest
+	}
+}
+
 // writeManifestScript writes the manifest atomically. Args: saveDir name content.
 const writeManifestScript = `set -e
 mkdir -p "$1"

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -406,6 +407,59 @@ func TestProbeScriptWaits(t *testing.T) {
 			t.Errorf("state %+v after %s, want running, reported after rest (300ms), not settle (30s)", p.State[svc], took)
 		}
 	})
+}
+
+// TestStepScript runs commands and the probe in one session for real: each
+// argument reaches its command as it was (quotes, spaces, $, ${10} and
+// beyond), each command's output and status are told apart, and the first
+// failure ends the session before the next command and the probe.
+func TestStepScript(t *testing.T) {
+	h := newSimHost(t, "vobox1", false, simComponent{Link: "Framework_SystemAdministrator"})
+	odd := []string{"a b", `$(touch /tmp/vobox-pwned) "q' ` + "`x`", "3", "4", "5", "6", "7", "8", "9", "ten", "eleven"}
+	step := func(cmds ...remote.Command) remote.Command {
+		cmd := remote.Command{"sh", "-c", stepScript + probeScript, "vobox-step"}
+		for _, c := range cmds {
+			cmd = append(append(cmd, strconv.Itoa(len(c))), c...)
+		}
+		return append(cmd, "--", simDiracRoot, manifestName("uid"), "", "", "")
+	}
+	res := runSim(t, h, step(append(remote.Command{"printf", `%s\n`}, odd...), remote.Command{"sh", "-c", "echo to-stderr >&2"}))
+	outs, rest := splitStepOutput(res.Stdout)
+	if len(outs) != 2 {
+		t.Fatalf("%d command outputs, want 2:\n%q", len(outs), res.Stdout)
+	}
+	if got := strings.Split(strings.TrimSuffix(string(outs[0].Output), "\n"), "\n"); !slices.Equal(got, odd) || outs[0].ExitCode != 0 {
+		t.Errorf("first command: args %q exit %d, want %q exit 0", got, outs[0].ExitCode, odd)
+	}
+	if string(outs[1].Output) != "to-stderr\n" || outs[1].ExitCode != 0 {
+		t.Errorf("second command: %q exit %d, want its stderr in its output", outs[1].Output, outs[1].ExitCode)
+	}
+	if p, err := parseProbe(rest); err != nil || !p.State["Framework_SystemAdministrator"].Running {
+		t.Errorf("the probe after the commands: %+v, %v\n%s", p, err, rest)
+	}
+	if _, err := os.Stat("/tmp/vobox-pwned"); err == nil {
+		t.Error("an argument was run as shell code")
+	}
+
+	res = runSim(t, h, step(remote.Command{"sh", "-c", "echo no; exit 3"}, remote.Command{"runsvctrl", "d", simDiracRoot + "/startup/Framework_SystemAdministrator"}))
+	outs, rest = splitStepOutput(res.Stdout)
+	if len(outs) != 1 || outs[0].ExitCode != 3 || string(outs[0].Output) != "no\n" || len(rest) != 0 {
+		t.Errorf("after a failing command: %+v, rest %q; want its status 3 and nothing after it", outs, rest)
+	}
+	if h.componentDown(t, "Framework_SystemAdministrator") {
+		t.Error("the command after the failing one ran")
+	}
+}
+
+func TestSplitStepOutput(t *testing.T) {
+	outs, rest := splitStepOutput([]byte("moved\tA\n\n\x1evobox-exit\t0\nno newline\n\x1evobox-exit\t1\nnow\t1\n"))
+	want := []commandOutput{{Output: []byte("moved\tA\n"), ExitCode: 0}, {Output: []byte("no newline"), ExitCode: 1}}
+	if !reflect.DeepEqual(outs, want) || string(rest) != "now\t1\n" {
+		t.Errorf("splitStepOutput = %+v, %q", outs, rest)
+	}
+	if outs, rest := splitStepOutput([]byte("now\t1\n")); outs != nil || string(rest) != "now\t1\n" {
+		t.Errorf("a plain probe's output = %+v, %q", outs, rest)
+	}
 }
 
 func TestWriteManifestScript(t *testing.T) {

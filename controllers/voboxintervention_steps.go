@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -41,82 +42,157 @@ func (r *VOBoxInterventionReconciler) runHostStep(ctx context.Context, s *scope,
 	case ActionSetMaintenance, ActionClearMaintenance:
 		return r.runMaintenance(ctx, s, tier, name)
 	}
-	state := &stepState{}
-	// known is the last probe when the move since only read (the log scan)
-	// or only wrote the manifest it shows: deciding on it again spares a
-	// round trip, which on a large fleet is what a tier is made of.
-	var known *hostProbe
-	// until is what the next probe waits for on the host, within waitLeft.
-	var until *hostWait
-	waitLeft := min(maxWaitPerPass, s.vbi.Spec.Strategy.StepTimeout.Duration/2)
+	h := &hostStep{r: r, s: s, tier: tier, name: name,
+		waitLeft: min(maxWaitPerPass, s.vbi.Spec.Strategy.StepTimeout.Duration/2)}
 	for range maxMovesPerPass {
-		p := known
-		known = nil
-		if p == nil {
-			started := r.Clock.Now()
-			var err error
-			if p, err = r.probe(ctx, s, tier, name, until); err != nil {
-				return s.outcomeOf(err)
-			}
-			if until != nil {
-				waitLeft -= r.Clock.Since(started)
-			}
-			until = nil
+		p, err := h.look(ctx)
+		if err != nil {
+			return s.outcomeOf(err)
 		}
-		d := r.decide(s, tier, name, p, state)
+		d := r.decide(s, tier, name, p, &h.state)
 		if d.Warning != "" {
 			s.warn(name, d.Warning)
 		}
+		if len(d.Commands) > 0 {
+			if err := h.queue(ctx, d, p); err != nil {
+				return s.outcomeOf(err)
+			}
+			continue
+		}
+		// Anything else reads or ends the step: what was decided runs first.
+		if err := h.flush(ctx); err != nil {
+			return s.outcomeOf(err)
+		}
 		switch {
 		case d.Fail != nil:
-			if len(d.Scan) > 0 {
-				if findings, err := r.scanLogs(ctx, s, name, d.Scan); err == nil && len(findings) > 0 {
-					hs.Findings = findings
-					d.Fail.Message += "; log: " + strings.Join(findings, " | ")
-				}
-			}
-			return hostOutcome{fail: d.Fail}
+			return h.fail(ctx, d)
 		case d.Done:
 			hs.SavedComponents = mergeNames(hs.SavedComponents, d.Saved)
 			hs.ExcludedComponents = mergeNames(hs.ExcludedComponents, d.Excluded)
 			return r.finishHostStep(ctx, s, tier, name)
 		case d.Wait > 0:
-			if until = boundWait(d.Until, waitLeft, hostPollTick(len(tier.Hosts))); until == nil {
+			if h.until = boundWait(d.Until, h.waitLeft, hostPollTick(len(tier.Hosts))); h.until == nil {
 				return hostOutcome{wait: d.Wait}
 			}
-			continue
 		case len(d.Scan) > 0:
-			findings, err := r.scanLogs(ctx, s, name, d.Scan)
-			if err != nil {
-				return s.outcomeOf(err)
+			if f := h.scan(ctx, d, p); f != nil {
+				return hostOutcome{fail: f}
 			}
-			state.scanned = true
-			if len(findings) > 0 {
-				hs.Findings = findings
-				return hostOutcome{fail: &failure{Reason: diracv1.ReasonErrorsInLog, Terminal: true,
-					Message: fmt.Sprintf("host %s: %d log line(s) match errorPatterns: %s", name, len(findings), strings.Join(findings, " | "))}}
-			}
-			known = p
-			continue
-		}
-		hs.KilledComponents = mergeNames(hs.KilledComponents, d.Killed)
-		for _, cmd := range d.Commands {
-			if _, err := r.act(ctx, s, name, s.target(name), d.Step, cmd); err != nil {
-				return s.outcomeOf(err)
-			}
-		}
-		switch d.Step {
-		case "RecordManifest":
-			if m := writtenManifest(d.Commands); m != nil {
-				p.Manifest, known = m, p
-			}
-		case "StopComponents", "KillComponents":
-			state.stopRequestedAt = r.Clock.Now()
-		case "StopDatabase", "StartDatabase":
-			state.tried = true
 		}
 	}
+	if err := h.flush(ctx); err != nil {
+		return s.outcomeOf(err)
+	}
 	return hostOutcome{wait: pollInterval}
+}
+
+// hostStep is one host's step within one pass: what it learned, and the
+// commands decided but not yet sent, which ride with the next probe.
+type hostStep struct {
+	r    *VOBoxInterventionReconciler
+	s    *scope
+	tier *Tier
+	name string
+
+	state stepState
+	// known is a probe still true: the moves since only read (a clean log
+	// scan) or wrote the manifest it now shows. Deciding on it again spares
+	// a round trip, which on a large fleet is what a tier is made of.
+	known *hostProbe
+	// queued are decided commands, run in the session of the next probe.
+	queued []queuedCommand
+	// until is what the next probe waits for on the host, within waitLeft.
+	until    *hostWait
+	waitLeft time.Duration
+}
+
+// queuedCommand is a decided command and the step it belongs to.
+type queuedCommand struct {
+	step string
+	cmd  remote.Command
+}
+
+// look returns the host's state: the known probe, or a new probe that first
+// runs the queued commands and waits for until.
+func (h *hostStep) look(ctx context.Context) (*hostProbe, error) {
+	if p := h.known; p != nil {
+		h.known = nil
+		return p, nil
+	}
+	started := h.r.Clock.Now()
+	p, err := h.r.probe(ctx, h.s, h.tier, h.name, h.queued, h.until)
+	if h.until != nil {
+		h.waitLeft -= h.r.Clock.Since(started)
+	}
+	h.queued, h.until = nil, nil
+	return p, err
+}
+
+// queue takes a decision's commands: they run with the next probe, except a
+// stop or kill, which runs in a session of its own so that stopTimeout counts
+// from when the host has surely got it (the session's end), never earlier.
+func (h *hostStep) queue(ctx context.Context, d decision, p *hostProbe) error {
+	hs := h.s.hostStatus(h.name)
+	hs.KilledComponents = mergeNames(hs.KilledComponents, d.Killed)
+	for _, cmd := range d.Commands {
+		h.queued = append(h.queued, queuedCommand{step: d.Step, cmd: cmd})
+	}
+	h.until = boundWait(d.Then, h.waitLeft, hostPollTick(len(h.tier.Hosts)))
+	switch d.Step {
+	case "RecordManifest":
+		if m := writtenManifest(d.Commands); m != nil {
+			p.Manifest, h.known = m, p
+		}
+	case "StopComponents", "KillComponents":
+		if err := h.flush(ctx); err != nil {
+			return err
+		}
+		h.state.stopRequestedAt = h.r.Clock.Now()
+	case "StopDatabase", "StartDatabase":
+		h.state.tried = true
+	}
+	return nil
+}
+
+// flush runs the queued commands now, without a probe.
+func (h *hostStep) flush(ctx context.Context) error {
+	for _, q := range h.queued {
+		if _, err := h.r.act(ctx, h.s, h.name, h.s.target(h.name), q.step, q.cmd); err != nil {
+			h.queued = nil
+			return err
+		}
+	}
+	h.queued = nil
+	return nil
+}
+
+// fail ends the step with d's failure, with the log lines that explain it
+// when d asks for a scan.
+func (h *hostStep) fail(ctx context.Context, d decision) hostOutcome {
+	if len(d.Scan) > 0 {
+		if findings, err := h.r.scanLogs(ctx, h.s, h.name, d.Scan); err == nil && len(findings) > 0 {
+			h.s.hostStatus(h.name).Findings = findings
+			d.Fail.Message += "; log: " + strings.Join(findings, " | ")
+		}
+	}
+	return hostOutcome{fail: d.Fail}
+}
+
+// scan runs the log scan d asks for; the probe stays true (a scan only
+// reads). It returns the failure when the scan fails or finds errors.
+func (h *hostStep) scan(ctx context.Context, d decision, p *hostProbe) *failure {
+	findings, err := h.r.scanLogs(ctx, h.s, h.name, d.Scan)
+	if err != nil {
+		return h.s.outcomeOf(err).fail
+	}
+	h.state.scanned = true
+	if len(findings) > 0 {
+		h.s.hostStatus(h.name).Findings = findings
+		return &failure{Reason: diracv1.ReasonErrorsInLog, Terminal: true,
+			Message: fmt.Sprintf("host %s: %d log line(s) match errorPatterns: %s", h.name, len(findings), strings.Join(findings, " | "))}
+	}
+	h.known = p
+	return nil
 }
 
 // maxWaitPerPass bounds how long one pass waits on a host (in its probes)
@@ -268,20 +344,34 @@ func (r *VOBoxInterventionReconciler) runMaintenance(ctx context.Context, s *sco
 	return hostOutcome{done: true}
 }
 
-// probe runs probeScript on a host, after waiting there for until (when
-// not nil).
-func (r *VOBoxInterventionReconciler) probe(ctx context.Context, s *scope, tier *Tier, name string, until *hostWait) (*hostProbe, error) {
+// probe runs probeScript on a host, after the queued commands (in the same
+// session, through stepScript) and a wait there for until (when not nil).
+func (r *VOBoxInterventionReconciler) probe(ctx context.Context, s *scope, tier *Tier, name string, queued []queuedCommand, until *hostWait) (*hostProbe, error) {
 	spec := &s.vbi.Spec
 	var mysql, jfrom, jto string
 	if tier.Action == ActionStopDatabase || tier.Action == ActionStartDatabase {
 		mysql = spec.Layout.MysqlServer
 		jfrom, jto = s.journal(name)
 	}
-	cmd := remote.Command{"sh", "-c", probeScript, "vobox-probe", spec.Layout.DiracRoot, manifestName(string(s.vbi.UID)), mysql, jfrom, jto}
+	args := []string{spec.Layout.DiracRoot, manifestName(string(s.vbi.UID)), mysql, jfrom, jto}
 	if until != nil {
-		cmd = append(cmd, until.args(hostPollTick(len(tier.Hosts)))...)
+		args = append(args, until.args(hostPollTick(len(tier.Hosts)))...)
 	}
+	cmd := append(remote.Command{"sh", "-c", probeScript, "vobox-probe"}, args...)
+	if len(queued) > 0 {
+		cmd = remote.Command{"sh", "-c", stepScript + probeScript, "vobox-step"}
+		for _, q := range queued {
+			cmd = append(append(cmd, strconv.Itoa(len(q.cmd))), q.cmd...)
+		}
+		cmd = append(append(cmd, "--"), args...)
+	}
+	started := metav1.NewTime(r.Clock.Now())
 	res, err := r.run(ctx, s, s.target(name), cmd)
+	if len(queued) > 0 {
+		if res.Stdout, err = r.recordQueued(ctx, s, name, queued, started, res, err); err != nil {
+			return nil, err
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -311,12 +401,43 @@ func (r *VOBoxInterventionReconciler) scanLogs(ctx context.Context, s *scope, na
 	return findings, nil
 }
 
+// recordQueued records the commands stepScript ran before its probe, as act
+// does for one command, and returns the probe's share of the output. The
+// first command that did not exit 0, or did not report (the session failed
+// before it), is the error; a session that failed after them (in the
+// probe) gives its error with the commands recorded.
+func (r *VOBoxInterventionReconciler) recordQueued(ctx context.Context, s *scope, name string, queued []queuedCommand, started metav1.Time, res remote.Result, runErr error) ([]byte, error) {
+	outs, rest := splitStepOutput(res.Stdout)
+	target := s.target(name)
+	for i, q := range queued {
+		if i >= len(outs) {
+			err := runErr
+			if err == nil {
+				err = &failure{Reason: diracv1.ReasonCommandFailed, Message: fmt.Sprintf("host %s: %s did not report its exit status (the session exited %d): %s",
+					name, q.step, res.ExitCode, tail(strings.TrimSpace(string(res.Stderr)), 300))}
+			}
+			return nil, r.recordStep(ctx, s, name, target, q.step, q.cmd, started, remote.Result{ExitCode: -1, Duration: res.Duration}, err)
+		}
+		one := remote.Result{Stdout: outs[i].Output, ExitCode: outs[i].ExitCode, Duration: res.Duration}
+		if err := r.recordStep(ctx, s, name, target, q.step, q.cmd, started, one, nil); err != nil {
+			return nil, err
+		}
+	}
+	return rest, runErr
+}
+
 // act runs a command that changes (or checks) a host, records it as the
 // host's last step, logs it, and turns a non-zero exit into a failure.
 func (r *VOBoxInterventionReconciler) act(ctx context.Context, s *scope, name string, target remote.Target, step string, cmd remote.Command) (remote.Result, error) {
-	hs := s.hostStatus(name)
 	started := metav1.NewTime(r.Clock.Now())
 	res, err := r.run(ctx, s, target, cmd)
+	return res, r.recordStep(ctx, s, name, target, step, cmd, started, res, err)
+}
+
+// recordStep records a command that ran as the host's last step, logs it,
+// and returns its error, or a failure for a non-zero exit.
+func (r *VOBoxInterventionReconciler) recordStep(ctx context.Context, s *scope, name string, target remote.Target, step string, cmd remote.Command, started metav1.Time, res remote.Result, err error) error {
+	hs := s.hostStatus(name)
 	finished := metav1.NewTime(r.Clock.Now())
 	last := &diracv1.StepStatus{Name: step, Command: displayCommand(cmd), StartedAt: &started, FinishedAt: &finished}
 	if err == nil {
@@ -330,13 +451,17 @@ func (r *VOBoxInterventionReconciler) act(ctx context.Context, s *scope, name st
 	log.FromContext(ctx).Info("Ran step", "on", target.Name, "command", step, "exitCode", res.ExitCode, "duration", res.Duration, "error", errString(err))
 	r.Metrics.observeStep(step, finished.Sub(started.Time), err == nil && res.ExitCode == 0)
 	if err != nil {
-		return res, err
+		return err
 	}
 	if res.ExitCode != 0 {
-		return res, &failure{Reason: diracv1.ReasonCommandFailed,
-			Message: fmt.Sprintf("host %s: %s exited %d: %s", target.Name, step, res.ExitCode, tail(strings.TrimSpace(string(res.Stderr)), 300))}
+		msg := res.Stderr
+		if len(msg) == 0 {
+			msg = res.Stdout // stepScript merges a command's stderr into its output
+		}
+		return &failure{Reason: diracv1.ReasonCommandFailed,
+			Message: fmt.Sprintf("host %s: %s exited %d: %s", target.Name, step, res.ExitCode, tail(strings.TrimSpace(string(msg)), 300))}
 	}
-	return res, nil
+	return nil
 }
 
 // run runs one command bounded by stepTimeout.
