@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -417,11 +416,11 @@ func TestStepScript(t *testing.T) {
 	h := newSimHost(t, "vobox1", false, simComponent{Link: "Framework_SystemAdministrator"})
 	odd := []string{"a b", `$(touch /tmp/vobox-pwned) "q' ` + "`x`", "3", "4", "5", "6", "7", "8", "9", "ten", "eleven"}
 	step := func(cmds ...remote.Command) remote.Command {
-		cmd := remote.Command{"sh", "-c", stepScript + probeScript, "vobox-step"}
+		var queued []queuedCommand
 		for _, c := range cmds {
-			cmd = append(append(cmd, strconv.Itoa(len(c))), c...)
+			queued = append(queued, queuedCommand{step: "Test", cmd: c})
 		}
-		return append(cmd, "--", simDiracRoot, manifestName("uid"), "", "", "")
+		return append(stepCommand(stepScript+probeScript, queued), "--", simDiracRoot, manifestName("uid"), "", "", "")
 	}
 	res := runSim(t, h, step(append(remote.Command{"printf", `%s\n`}, odd...), remote.Command{"sh", "-c", "echo to-stderr >&2"}))
 	outs, rest := splitStepOutput(res.Stdout)
@@ -439,6 +438,12 @@ func TestStepScript(t *testing.T) {
 	}
 	if _, err := os.Stat("/tmp/vobox-pwned"); err == nil {
 		t.Error("an argument was run as shell code")
+	}
+
+	// Without the probe (a flush): the commands only.
+	res = runSim(t, h, append(stepCommand(stepScript, []queuedCommand{{cmd: remote.Command{"echo", "one"}}, {cmd: remote.Command{"echo", "two"}}}), "--"))
+	if outs, rest := splitStepOutput(res.Stdout); len(outs) != 2 || string(outs[1].Output) != "two\n" || len(rest) != 0 || res.ExitCode != 0 {
+		t.Errorf("commands without a probe: %+v, rest %q, exit %d", outs, rest, res.ExitCode)
 	}
 
 	res = runSim(t, h, step(remote.Command{"sh", "-c", "echo no; exit 3"}, remote.Command{"runsvctrl", "d", simDiracRoot + "/startup/Framework_SystemAdministrator"}))

@@ -154,16 +154,31 @@ func (h *hostStep) queue(ctx context.Context, d decision, p *hostProbe) error {
 	return nil
 }
 
-// flush runs the queued commands now, without a probe.
+// flush runs the queued commands now, in one session, without a probe.
 func (h *hostStep) flush(ctx context.Context) error {
-	for _, q := range h.queued {
-		if _, err := h.r.act(ctx, h.s, h.name, h.s.target(h.name), q.step, q.cmd); err != nil {
-			h.queued = nil
-			return err
-		}
-	}
+	queued := h.queued
 	h.queued = nil
-	return nil
+	switch len(queued) {
+	case 0:
+		return nil
+	case 1:
+		_, err := h.r.act(ctx, h.s, h.name, h.s.target(h.name), queued[0].step, queued[0].cmd)
+		return err
+	}
+	started := metav1.NewTime(h.r.Clock.Now())
+	res, err := h.r.run(ctx, h.s, h.s.target(h.name), append(stepCommand(stepScript, queued), "--"))
+	_, err = h.r.recordQueued(ctx, h.s, h.name, queued, started, res, err)
+	return err
+}
+
+// stepCommand is the argv of stepScript (followed by script) running the
+// queued commands; the caller appends "--" and the script's arguments.
+func stepCommand(script string, queued []queuedCommand) remote.Command {
+	cmd := remote.Command{"sh", "-c", script, "vobox-step"}
+	for _, q := range queued {
+		cmd = append(append(cmd, strconv.Itoa(len(q.cmd))), q.cmd...)
+	}
+	return cmd
 }
 
 // fail ends the step with d's failure, with the log lines that explain it
@@ -359,11 +374,7 @@ func (r *VOBoxInterventionReconciler) probe(ctx context.Context, s *scope, tier 
 	}
 	cmd := append(remote.Command{"sh", "-c", probeScript, "vobox-probe"}, args...)
 	if len(queued) > 0 {
-		cmd = remote.Command{"sh", "-c", stepScript + probeScript, "vobox-step"}
-		for _, q := range queued {
-			cmd = append(append(cmd, strconv.Itoa(len(q.cmd))), q.cmd...)
-		}
-		cmd = append(append(cmd, "--"), args...)
+		cmd = append(append(stepCommand(stepScript+probeScript, queued), "--"), args...)
 	}
 	started := metav1.NewTime(r.Clock.Now())
 	res, err := r.run(ctx, s, s.target(name), cmd)
