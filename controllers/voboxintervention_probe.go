@@ -19,8 +19,11 @@ import (
 // startup link, whether each link's run script is an agent's, the manifest,
 // mysqld, and the InnoDB journal. Args: diracRoot manifestName mysqlServer
 // journalFrom journalTo (the last three may be empty). It is run at every
-// poll, so it starts few processes: one runsvstat and one grep for all the
-// links, not one per link.
+// poll, so it starts few processes: one readlink, one runsvstat and one
+// grep for all the links, not one per link, and no pipelines. (GNU's
+// readlink takes several links and prints a line each; where its lines do
+// not pair up with the links, e.g. a readlink taking one operand or a link
+// gone meanwhile, it runs once per link.)
 //
 // Five more arguments and link names make it wait on the host first (see
 // hostWait): mode ("down" or "up"), then tick, budget, settle and rest in
@@ -60,26 +63,46 @@ for dir in startup startup-save; do
   set --
   for l in "$root/$dir"/* "$root/$dir"/.[!.]*; do
     [ -L "$l" ] || continue
-    n=${l##*/}
-    case $n in *[!A-Za-z0-9_.-]*) continue;; esac
-    t=$(readlink "$l")
-    case $t in *"	"*) continue;; esac
-    printf '%s\t%s\t%s\n' "$dir" "$n" "$t"
+    case ${l##*/} in *[!A-Za-z0-9_.-]*) continue;; esac
+    set -- "$@" "$l"
+  done
+  [ $# -gt 0 ] || continue
+  ts=$(readlink -- "$@" 2>/dev/null) || ts=
+  rest=$ts c=1
+  while :; do case $rest in *"
+"*) rest=${rest#*"
+"}; c=$((c+1));; *) break;; esac; done
+  [ $c -eq $# ] || ts=
+  for l; do
+    shift
+    if [ -n "$ts" ]; then t=${ts%%"
+"*}; ts=${ts#*"
+"}; else t=$(readlink -- "$l") || continue; fi
+    case $t in *"	"*|*"
+"*) continue;; esac
+    printf '%s\t%s\t%s\n' "$dir" "${l##*/}" "$t"
     set -- "$@" "$l"
   done
   if [ "$dir" = startup ] && [ $# -gt 0 ]; then
-    runsvstat "$@" 2>&1 | while IFS= read -r s; do
+    out=$(runsvstat "$@" 2>&1)
+    while IFS= read -r s; do
       case $s in
         "runsvstat: warning: $root/startup/"*) n=${s#"runsvstat: warning: $root/startup/"}; s=${s#"runsvstat: "};;
         "$root/startup/"*) n=${s#"$root/startup/"}; s=${s#"$root/startup/"*": "};;
         *) continue;;
       esac
       printf 'stat\t%s\t%s\n' "${n%%: *}" "$s"
-    done
+    done <<EOF
+$out
+EOF
     for l; do shift; set -- "$@" "$l/run"; done
-    grep -ls -e dirac-agent -e dirac-executor -- "$@" | while IFS= read -r f; do
+    out=$(grep -ls -e dirac-agent -e dirac-executor -- "$@")
+    while IFS= read -r f; do
+      [ -n "$f" ] || continue
       n=${f#"$root/startup/"}; printf 'agent\t%s\n' "${n%/run}"
-    done
+    done <<EOF
+$out
+EOF
   fi
 done
 if [ -f "$root/startup-save/$manifest" ]; then

@@ -311,6 +311,36 @@ func TestProbeScript(t *testing.T) {
 	}
 }
 
+// TestProbeScriptReadlinkFallback: where one readlink for all the links
+// does not pair up with them (a readlink taking one operand, a target with
+// a newline), the probe reads each link on its own and reports the same.
+func TestProbeScriptReadlinkFallback(t *testing.T) {
+	h := newSimHost(t, "vobox1", false,
+		simComponent{Link: "Framework_SystemAdministrator"},
+		simComponent{Link: "WorkloadManagement_SiteDirector", Agent: true},
+	)
+	want := probeSim(t, h, manifestName("uid"), false)
+	if len(want.Startup) != 2 {
+		t.Fatalf("startup = %v", want.Startup)
+	}
+	oneOperand := "#!/bin/sh\n[ $# -le 2 ] || { echo 'readlink: extra operand' >&2; exit 1; }\nPATH=${PATH#*:} exec readlink \"$@\"\n"
+	if err := os.WriteFile(h.path("bin", "readlink"), []byte(oneOperand), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if got := probeSim(t, h, manifestName("uid"), false); !reflect.DeepEqual(got.Startup, want.Startup) || !reflect.DeepEqual(got.State, want.State) {
+		t.Errorf("with a one-operand readlink: startup %v state %v, want %v %v", got.Startup, got.State, want.Startup, want.State)
+	}
+	if err := os.Remove(h.path("bin", "readlink")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("../runit/two\nlines", h.path("dirac", "startup", "A_Newline")); err != nil {
+		t.Fatal(err)
+	}
+	if got := probeSim(t, h, manifestName("uid"), false); !reflect.DeepEqual(got.Startup, want.Startup) {
+		t.Errorf("with a target holding a newline: startup %v, want %v (that link skipped, the others paired right)", got.Startup, want.Startup)
+	}
+}
+
 func TestProbeScriptNoRoot(t *testing.T) {
 	h := newSimHost(t, "vobox1", false)
 	if err := os.RemoveAll(h.path("dirac")); err != nil {
