@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -72,23 +73,37 @@ func (r *VOBoxInterventionReconciler) Reconcile(ctx context.Context, req ctrl.Re
 	}
 	ctx = log.IntoContext(ctx, log.FromContext(ctx).WithValues("voboxintervention", klog.KObj(vbi)))
 
-	if vbi.DeletionTimestamp.IsZero() && !controllerutil.ContainsFinalizer(vbi, Finalizer) {
-		patch := client.MergeFrom(vbi.DeepCopy())
-		controllerutil.AddFinalizer(vbi, Finalizer)
-		return ctrl.Result{}, r.Patch(ctx, vbi, patch)
-	}
 	if !vbi.DeletionTimestamp.IsZero() {
 		return r.reconcileDelete(ctx, vbi)
 	}
+	if !controllerutil.ContainsFinalizer(vbi, Finalizer) {
+		// The pass goes on with the patched object: nothing has been done
+		// that the finalizer should have covered.
+		patch := client.MergeFrom(vbi.DeepCopy())
+		controllerutil.AddFinalizer(vbi, Finalizer)
+		if err := r.Patch(ctx, vbi, patch); err != nil {
+			return ctrl.Result{}, fmt.Errorf("failed to add the finalizer: %w", err)
+		}
+	}
 
-	original := vbi.DeepCopy()
-	s := &scope{vbi: vbi, plan: BuildPlan(&vbi.Spec), now: r.Clock.Now()}
+	s := &scope{vbi: vbi, original: vbi.DeepCopy(), plan: BuildPlan(&vbi.Spec), now: r.Clock.Now()}
 	defer func() {
-		if err := r.patchStatus(ctx, original, s); err != nil {
+		if err := r.patchStatus(ctx, s.original, s); err != nil {
 			reterr = errors.Join(reterr, err)
 		}
 	}()
 	return r.reconcileNormal(ctx, s)
+}
+
+// checkpoint writes the status in the middle of a pass, for what must be on
+// the API server before the pass goes on (the maintenance commands, which
+// are not probed first, so that a crash after them does not run them again).
+func (r *VOBoxInterventionReconciler) checkpoint(ctx context.Context, s *scope) error {
+	if err := r.patchStatus(ctx, s.original, s); err != nil {
+		return err
+	}
+	s.original = s.vbi.DeepCopy()
+	return nil
 }
 
 // reconcileNormal runs the steps of a pass in order; each may stop the pass.
@@ -96,6 +111,7 @@ func (r *VOBoxInterventionReconciler) reconcileNormal(ctx context.Context, s *sc
 	steps := []func(context.Context, *scope) (ctrl.Result, error){
 		r.observeGeneration,
 		r.loadCredentials,
+		r.connectAhead,
 		r.acquireLeases,
 		r.runTiers,
 		r.releaseLeasesWhenDone,
@@ -183,6 +199,29 @@ func (r *VOBoxInterventionReconciler) loadCredentials(ctx context.Context, s *sc
 		return ctrl.Result{}, nil
 	}
 	s.creds = creds
+	return ctrl.Result{}, nil
+}
+
+// connectAhead opens the connections to the hosts of a plan not started
+// yet, in the background, so that the SSH handshakes overlap the Lease round
+// trips (and, on Up, the database tier) instead of following them. It runs
+// nothing on a host, and the host key is verified as for a command; its
+// errors are left to the first command, which reports them.
+func (r *VOBoxInterventionReconciler) connectAhead(ctx context.Context, s *scope) (ctrl.Result, error) {
+	c, ok := r.Executor.(remote.Connector)
+	if !ok || s.creds == nil || s.blocked != nil || s.vbi.Spec.Suspend || startedAny(&s.vbi.Status) {
+		return ctrl.Result{}, nil
+	}
+	targets := make([]remote.Target, len(s.vbi.Spec.Hosts))
+	for i, h := range s.vbi.Spec.Hosts {
+		targets[i] = s.target(h.Name)
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.vbi.Spec.Strategy.StepTimeout.Duration)
+	var wg sync.WaitGroup
+	for _, t := range targets {
+		wg.Go(func() { _ = c.Connect(ctx, t) })
+	}
+	go func() { wg.Wait(); cancel() }()
 	return ctrl.Result{}, nil
 }
 

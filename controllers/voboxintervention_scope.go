@@ -13,10 +13,13 @@ import (
 // read the spec from it and write what they saw into it; the status is
 // derived from it once, at the end of the pass.
 type scope struct {
-	vbi   *diracv1.VOBoxIntervention
-	plan  Plan
-	now   time.Time
-	creds *remote.Credentials
+	vbi *diracv1.VOBoxIntervention
+	// original is the intervention as last read or written: the status
+	// patch is the difference from it.
+	original *diracv1.VOBoxIntervention
+	plan     Plan
+	now      time.Time
+	creds    *remote.Credentials
 
 	// blocked says why nothing may run this pass (Secret, lock, suspend).
 	blocked *failure

@@ -72,8 +72,9 @@ func (r *VOBoxInterventionReconciler) runTiers(ctx context.Context, s *scope) (c
 			// The maintenance commands cannot be probed first: record that
 			// they ran before the next tier, so that a crash there does not
 			// run them again (a site's sms may notify people each time).
-			s.requeueAfter(time.Millisecond)
-			return ctrl.Result{}, nil
+			if err := r.checkpoint(ctx, s); err != nil {
+				return ctrl.Result{}, err
+			}
 		}
 	}
 	return ctrl.Result{}, nil

@@ -19,6 +19,15 @@ type Executor interface {
 	Run(ctx context.Context, target Target, cmd Command) (Result, error)
 }
 
+// Connector is an Executor that can open its connection to a target ahead
+// of the first command, so that the handshake overlaps other work. It runs
+// nothing on the host; the host key is verified as for a command.
+type Connector interface {
+	// Connect makes sure a verified connection to target is open (or
+	// opening) and returns once it is, or with the reason it is not.
+	Connect(ctx context.Context, target Target) error
+}
+
 // Command is an argv. It is never interpreted as a shell string: the executor
 // quotes every element for the remote POSIX shell, so each element reaches the
 // remote program unchanged, whatever bytes it holds.

@@ -242,6 +242,36 @@ func (e *SSHExecutor) Run(ctx context.Context, target Target, cmd Command) (Resu
 	return res, err
 }
 
+// Connect opens (or joins the opening of) the pooled connection to t and
+// returns when it is ready, running nothing on the host. A Run that follows
+// uses it, or shares its handshake when it is still in flight.
+func (e *SSHExecutor) Connect(ctx context.Context, t Target) error {
+	t, hostport, err := e.normalize(t)
+	if err != nil {
+		return err
+	}
+	c, err := e.acquire(ctx, t, hostport)
+	if err != nil {
+		return err
+	}
+	e.release(c)
+	return nil
+}
+
+// normalize validates t, fills in its defaults and returns its host:port.
+func (e *SSHExecutor) normalize(t Target) (Target, string, error) {
+	if err := validateTarget(t); err != nil {
+		return t, "", err
+	}
+	if t.Port == 0 {
+		t.Port = 22
+	}
+	if t.ConnectTimeout <= 0 {
+		t.ConnectTimeout = e.opts.ConnectTimeout
+	}
+	return t, net.JoinHostPort(strings.Trim(t.Address, "[]"), strconv.Itoa(t.Port)), nil
+}
+
 func (e *SSHExecutor) run(ctx context.Context, t Target, cmd Command) (Result, error) {
 	start := time.Now()
 	quoted, err := Quote(cmd)
@@ -253,16 +283,10 @@ func (e *SSHExecutor) run(ctx context.Context, t Target, cmd Command) (Result, e
 		return Result{}, &InvalidRequestError{Field: "command[0]", Msg: "program name must not begin with '-'"}
 	}
 	line := watchdog + quoted + " 3<&-"
-	if err := validateTarget(t); err != nil {
+	t, hostport, err := e.normalize(t)
+	if err != nil {
 		return Result{}, err
 	}
-	if t.Port == 0 {
-		t.Port = 22
-	}
-	if t.ConnectTimeout <= 0 {
-		t.ConnectTimeout = e.opts.ConnectTimeout
-	}
-	hostport := net.JoinHostPort(strings.Trim(t.Address, "[]"), strconv.Itoa(t.Port))
 
 	// A session that cannot be opened has run nothing, so it is safe to try
 	// again: once on a fresh connection when the pooled one turns out broken,

@@ -564,6 +564,52 @@ func TestConcurrentCommandsShareOneConnection(t *testing.T) {
 	}
 }
 
+// TestConnectAhead: Connect opens the pooled connection without running
+// anything, commands that follow (and a Connect racing them) use it, and a
+// host with an unknown key fails Connect as it would fail a command.
+func TestConnectAhead(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Options{}, sshdConfig{})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make(chan error, 2)
+	for range 2 {
+		wg.Add(1)
+		go func() { defer wg.Done(); errs <- f.exec.Connect(ctx, f.target()) }()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("Connect: %v", err)
+		}
+	}
+	if got := f.exec.openCount(); got != 1 {
+		t.Errorf("%d open connections after Connect, want 1", got)
+	}
+	if strings.Contains(f.sshd.logText(), "Starting session") {
+		t.Errorf("Connect opened a session:\n%s", f.sshd.logText())
+	}
+	if res, err := f.exec.Run(ctx, f.target(), Command{"echo", "hi"}); err != nil || string(res.Stdout) != "hi\n" {
+		t.Fatalf("Run after Connect: %q, %v", res.Stdout, err)
+	}
+	// The check above can fail: sshd logs the command's session.
+	if got := strings.Count(f.sshd.logText(), "Starting session"); got != 1 {
+		t.Errorf("sshd logged %d sessions after one command, want 1:\n%s", got, f.sshd.logText())
+	}
+	if got := strings.Count(f.sshd.logText(), "Accepted publickey"); got != 1 {
+		t.Errorf("sshd accepted %d connections, want 1 (the command used Connect's)", got)
+	}
+
+	other := newEd25519Signer(t)
+	err := f.exec.Connect(ctx, f.sshd.target(newCreds(t, f.keyPEM, knownHostsEntry("127.0.0.1", other.PublicKey()))))
+	var unknown *HostKeyUnknownError
+	if !errors.As(err, &unknown) || !IsTerminal(err) {
+		t.Errorf("Connect to a host whose key is not known: %v, want a terminal HostKeyUnknownError", err)
+	}
+}
+
 // TestBurstMaxStartups fans out to 50 sshd instances that drop unauthenticated
 // connections past 10, from several executors at once (as several operator
 // replicas or a restart storm would), and wants every command to succeed.

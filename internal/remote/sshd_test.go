@@ -141,7 +141,7 @@ func (s *testSSHD) startOnce() error {
 		"PrintLastLog no",
 		"MaxStartups " + s.cfg.maxStartups,
 		"MaxSessions " + strconv.Itoa(s.cfg.maxSessions),
-		"LogLevel INFO",
+		"LogLevel VERBOSE", // "Starting session" lines tell what ran
 		// bash sources ~/.bashrc for ssh sessions only at SHLVL 0. The test
 		// user's .bashrc is the developer's, and may be slow (pyenv init
 		// waits up to 60s on its rehash lock) or print; the executor's
