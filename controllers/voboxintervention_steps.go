@@ -54,9 +54,7 @@ func (r *VOBoxInterventionReconciler) runHostStep(ctx context.Context, s *scope,
 			s.warn(name, d.Warning)
 		}
 		if len(d.Commands) > 0 {
-			if err := h.queue(ctx, d, p); err != nil {
-				return s.outcomeOf(err)
-			}
+			h.queue(d, p)
 			continue
 		}
 		// Anything else reads or ends the step: what was decided runs first.
@@ -104,6 +102,8 @@ type hostStep struct {
 	// until is what the next probe waits for on the host, within waitLeft.
 	until    *hostWait
 	waitLeft time.Duration
+	// stopQueued: a stop or kill is queued; stopTimeout counts from it.
+	stopQueued bool
 }
 
 // queuedCommand is a decided command and the step it belongs to.
@@ -121,17 +121,40 @@ func (h *hostStep) look(ctx context.Context) (*hostProbe, error) {
 	}
 	started := h.r.Clock.Now()
 	p, err := h.r.probe(ctx, h.s, h.tier, h.name, h.queued, h.until)
+	finished := h.r.Clock.Now()
 	if h.until != nil {
-		h.waitLeft -= h.r.Clock.Since(started)
+		h.waitLeft -= finished.Sub(started)
 	}
-	h.queued, h.until = nil, nil
+	if h.stopQueued {
+		h.state.stopRequestedAt = stopSentBy(started, finished, h.until)
+	}
+	h.queued, h.until, h.stopQueued = nil, nil, false
 	return p, err
 }
 
-// queue takes a decision's commands: they run with the next probe, except a
-// stop or kill, which runs in a session of its own so that stopTimeout counts
-// from when the host has surely got it (the session's end), never earlier.
-func (h *hostStep) queue(ctx context.Context, d decision, p *hostProbe) error {
+// stopSentBy is when stopTimeout counts from for a stop (or kill) sent in a
+// session from started to finished, before a wait on the host for until:
+// never before the host got it. Without a wait that is the session's end.
+// With one, the session's end less the wait's budget: when the host waited
+// it out (a component still runs) the stop was sent before that; when the
+// wait ended sooner, every component had stopped and nothing is killed.
+func stopSentBy(started, finished time.Time, until *hostWait) time.Time {
+	if until == nil {
+		return finished
+	}
+	return later(started, finished.Add(-until.For))
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// queue takes a decision's commands: they run with the next probe, which
+// waits for what they set off (d.Then).
+func (h *hostStep) queue(d decision, p *hostProbe) {
 	hs := h.s.hostStatus(h.name)
 	hs.KilledComponents = mergeNames(hs.KilledComponents, d.Killed)
 	for _, cmd := range d.Commands {
@@ -144,14 +167,10 @@ func (h *hostStep) queue(ctx context.Context, d decision, p *hostProbe) error {
 			p.Manifest, h.known = m, p
 		}
 	case "StopComponents", "KillComponents":
-		if err := h.flush(ctx); err != nil {
-			return err
-		}
-		h.state.stopRequestedAt = h.r.Clock.Now()
+		h.stopQueued = true
 	case "StopDatabase", "StartDatabase":
 		h.state.tried = true
 	}
-	return nil
 }
 
 // flush runs the queued commands now, in one session, without a probe.

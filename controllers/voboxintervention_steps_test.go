@@ -138,3 +138,24 @@ func TestHostPollTick(t *testing.T) {
 		}
 	}
 }
+
+// TestStopSentBy: stopTimeout never counts from before the host got the
+// stop: the session's end, or that less the wait that followed the stop.
+func TestStopSentBy(t *testing.T) {
+	start := statusNow
+	cases := []struct {
+		name     string
+		finished time.Duration
+		until    *hostWait
+		want     time.Duration
+	}{
+		{"no wait: the session's end", 80 * time.Millisecond, nil, 80 * time.Millisecond},
+		{"waited out a 5s budget", 5100 * time.Millisecond, &hostWait{For: 5 * time.Second}, 100 * time.Millisecond},
+		{"wait ended early (all stopped): not before the session", 300 * time.Millisecond, &hostWait{For: 5 * time.Second}, 0},
+	}
+	for _, tc := range cases {
+		if got := stopSentBy(start, start.Add(tc.finished), tc.until); !got.Equal(start.Add(tc.want)) {
+			t.Errorf("%s: stopSentBy = +%s, want +%s", tc.name, got.Sub(start), tc.want)
+		}
+	}
+}
