@@ -202,19 +202,39 @@ func (r *VOBoxInterventionReconciler) loadCredentials(ctx context.Context, s *sc
 	return ctrl.Result{}, nil
 }
 
-// connectAhead opens the connections to the hosts of a plan not started
-// yet, in the background, so that the SSH handshakes overlap the Lease round
-// trips (and, on Up, the database tier) instead of following them. It runs
-// nothing on a host, and the host key is verified as for a command; its
-// errors are left to the first command, which reports them.
+// connectAhead opens, in the background, the connections the start of a
+// plan needs, so that the SSH handshakes overlap the Lease round trips
+// instead of following them: every host for a Down plan (its preflight
+// probes them all), the first tier's hosts for an Up plan. runTiers opens
+// each next tier's while a tier runs.
 func (r *VOBoxInterventionReconciler) connectAhead(ctx context.Context, s *scope) (ctrl.Result, error) {
-	c, ok := r.Executor.(remote.Connector)
-	if !ok || s.creds == nil || s.blocked != nil || s.vbi.Spec.Suspend || startedAny(&s.vbi.Status) {
+	if s.blocked != nil || s.vbi.Spec.Suspend || startedAny(&s.vbi.Status) {
 		return ctrl.Result{}, nil
 	}
-	targets := make([]remote.Target, len(s.vbi.Spec.Hosts))
-	for i, h := range s.vbi.Spec.Hosts {
-		targets[i] = s.target(h.Name)
+	if s.plan.State == diracv1.StateDown {
+		hosts := make([]string, len(s.vbi.Spec.Hosts))
+		for i, h := range s.vbi.Spec.Hosts {
+			hosts[i] = h.Name
+		}
+		r.connect(ctx, s, hosts)
+		return ctrl.Result{}, nil
+	}
+	r.connect(ctx, s, s.plan.hostsAfter(-1))
+	return ctrl.Result{}, nil
+}
+
+// connect opens the connections to hosts in the background, when the
+// executor can (remote.Connector). It runs nothing on a host, and the host
+// key is verified as for a command; its errors are left to the first
+// command, which reports them.
+func (r *VOBoxInterventionReconciler) connect(ctx context.Context, s *scope, hosts []string) {
+	c, ok := r.Executor.(remote.Connector)
+	if !ok || s.creds == nil || len(hosts) == 0 {
+		return
+	}
+	targets := make([]remote.Target, len(hosts))
+	for i, name := range hosts {
+		targets[i] = s.target(name)
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.vbi.Spec.Strategy.StepTimeout.Duration)
 	var wg sync.WaitGroup
@@ -222,7 +242,6 @@ func (r *VOBoxInterventionReconciler) connectAhead(ctx context.Context, s *scope
 		wg.Go(func() { _ = c.Connect(ctx, t) })
 	}
 	go func() { wg.Wait(); cancel() }()
-	return ctrl.Result{}, nil
 }
 
 // reconcileDelete releases the Leases and lets the object go; it never

@@ -50,6 +50,17 @@ type Plan struct {
 	Tiers []Tier
 }
 
+// hostsAfter returns the hosts of the first tier after tier i that runs
+// (not skipped, with hosts), or nil.
+func (p Plan) hostsAfter(i int) []string {
+	for _, t := range p.Tiers[i+1:] {
+		if !t.Skipped && len(t.Hosts) > 0 {
+			return t.Hosts
+		}
+	}
+	return nil
+}
+
 // Total counts the host steps of the plan.
 func (p Plan) Total() int {
 	n := 0

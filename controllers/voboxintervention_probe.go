@@ -195,23 +195,38 @@ if [ -d "$1" ] && [ ! -L "$1" ] && [ ! -e "$2" ]; then mv -T "$1" "$2"; fi
 if [ ! -e "$1" ] && [ ! -L "$1" ] && [ -d "$2" ]; then ln -s "$2" "$1"; fi
 `
 
-// logScanScript prints the lines of each component's log/current written at
-// or after a time that contain one of the patterns. A line without DIRAC's
-// timestamp (a traceback's continuation) belongs to the line before it.
-// Args: root npatterns pattern... then pairs of link and since ("YYYY-MM-DD hh:mm:ss").
+// logScanScript prints the last five lines of each component's log/current
+// written at or after a time that contain one of the patterns (as fixed
+// strings). A line without DIRAC's timestamp (a traceback's continuation)
+// belongs to the line before it. One awk reads every log: the patterns reach
+// it through the environment (never as program text or -v, which would
+// interpret backslashes), each log's link and time as the assignment
+// operands before it. Args: root npatterns pattern... then pairs of link
+// and since ("YYYY-MM-DD hh:mm:ss").
 const logScanScript = `root=$1 np=$2; shift 2
-pf=$(mktemp) || exit 1
-trap 'rm -f "$pf"' EXIT
-i=0
-while [ "$i" -lt "$np" ]; do printf '%s\n' "$1" >> "$pf"; shift; i=$((i+1)); done
-while [ $# -ge 2 ]; do
-  n=$1 since=$2; shift 2
-  f="$root/startup/$n/log/current"
-  [ -r "$f" ] || continue
-  awk -v since="$since" '/^[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9] [0-9][0-9]:[0-9][0-9]:[0-9][0-9]/ { in_window = (substr($0, 1, 19) >= since) } in_window' "$f" \
-    | grep -F -f "$pf" | tail -n 5 | while IFS= read -r line; do printf 'finding\t%s\t%s\n' "$n" "$line"; done
+i=1
+while [ "$i" -le "$np" ]; do eval "VOBOX_PATTERN_$i=\$1"; export "VOBOX_PATTERN_$i"; shift; i=$((i+1)); done
+k=$(($# / 2))
+while [ "$k" -gt 0 ]; do
+  f=$root/startup/$1/log/current
+  [ -r "$f" ] && set -- "$@" "link=$1" "since=$2" "$f"
+  shift 2; k=$((k-1))
 done
-exit 0
+[ $# -gt 0 ] || exit 0
+exec awk -v np="$np" '
+function flush(i) { for (i = 1; i <= nb; i++) printf "finding\t%s\t%s\n", cur, buf[i]; nb = 0 }
+BEGIN { for (i = 1; i <= np; i++) pat[i] = ENVIRON["VOBOX_PATTERN_" i] }
+FNR == 1 { flush(); cur = link; in_window = 0 }
+/^[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9] [0-9][0-9]:[0-9][0-9]:[0-9][0-9]/ { in_window = (substr($0, 1, 19) >= since) }
+in_window {
+  for (i = 1; i <= np; i++) if (index($0, pat[i]) > 0) {
+    if (nb == 5) { for (j = 1; j < 5; j++) buf[j] = buf[j + 1]; nb = 4 }
+    buf[++nb] = $0
+    break
+  }
+}
+END { flush() }
+' "$@"
 `
 
 // svState is runit's view of one supervised link.

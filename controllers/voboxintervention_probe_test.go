@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -723,12 +724,29 @@ func TestLogScanScript(t *testing.T) {
 		t.Errorf("findings after the last line = %q", got)
 	}
 	// Patterns that look like options or regular expressions are fixed strings.
-	write("Framework_Monitoring", "2024-05-01 10:00:00 UTC x -e a.b [y] -f\n")
-	for _, p := range []string{"-e", "a.b", "[y]", "-f"} {
-		res = runSim(t, h, logScanCommand(simDiracRoot, []string{p}, []scanItem{{Link: "Framework_Monitoring", Since: since}}))
-		if got := parseFindings(res.Stdout); len(got) != 1 {
-			t.Errorf("pattern %q: findings %q, stderr %q", p, got, res.Stderr)
+	write("Framework_Monitoring", "2024-05-01 10:00:00 UTC x -e a.b [y] -f C:\\tmp $HOME \"q\"\n")
+	for _, awk := range []string{"gawk", "mawk", "original-awk"} {
+		// The probe runs whatever awk the host has: GNU's, mawk (Debian's
+		// default), the one true awk.
+		path, err := exec.LookPath(awk)
+		if err != nil {
+			continue
 		}
+		if err := os.WriteFile(h.path("bin", "awk"), []byte("#!/bin/sh\nexec "+path+" \"$@\"\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range []string{"-e", "a.b", "[y]", "-f", `C:\tmp`, "$HOME", `"q"`} {
+			res = runSim(t, h, logScanCommand(simDiracRoot, []string{p}, []scanItem{{Link: "Framework_Monitoring", Since: since}}))
+			if got := parseFindings(res.Stdout); len(got) != 1 {
+				t.Errorf("%s: pattern %q: findings %q, stderr %q", awk, p, got, res.Stderr)
+			}
+		}
+		if res = runSim(t, h, logScanCommand(simDiracRoot, []string{`C:\\tmp`, "C:\ttmp"}, []scanItem{{Link: "Framework_Monitoring", Since: since}})); len(parseFindings(res.Stdout)) != 0 {
+			t.Errorf("%s: a backslash in a pattern was interpreted: %q", awk, parseFindings(res.Stdout))
+		}
+	}
+	if err := os.Remove(h.path("bin", "awk")); err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
 	}
 	res = runSim(t, h, logScanCommand(simDiracRoot, []string{"a?b"}, []scanItem{{Link: "Framework_Monitoring", Since: since}}))
 	if got := parseFindings(res.Stdout); len(got) != 0 {

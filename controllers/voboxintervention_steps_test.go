@@ -1,9 +1,11 @@
 package controllers
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -156,6 +158,69 @@ func TestStopSentBy(t *testing.T) {
 	for _, tc := range cases {
 		if got := stopSentBy(start, start.Add(tc.finished), tc.until); !got.Equal(start.Add(tc.want)) {
 			t.Errorf("%s: stopSentBy = +%s, want +%s", tc.name, got.Sub(start), tc.want)
+		}
+	}
+}
+
+// connectRecorder is an executor that can connect ahead and records to whom.
+type connectRecorder struct {
+	remote.Executor
+	mu  sync.Mutex
+	got []string
+	all chan struct{}
+	n   int
+}
+
+func (c *connectRecorder) Connect(_ context.Context, t remote.Target) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.got = append(c.got, t.Name)
+	if len(c.got) == c.n {
+		close(c.all)
+	}
+	return nil
+}
+
+// TestConnectAhead: a Down plan not started opens every host's connection
+// (its preflight probes them all), an Up plan the first tier's; a started
+// plan none (runTiers opens each next tier's).
+func TestConnectAhead(t *testing.T) {
+	cases := []struct {
+		state   diracv1.State
+		started bool
+		want    []string
+	}{
+		{diracv1.StateDown, false, []string{"a1", "d1", "s1", "s2"}},
+		{diracv1.StateUp, false, []string{"d1"}},
+		{diracv1.StateDown, true, nil},
+	}
+	for _, tc := range cases {
+		rec := &connectRecorder{all: make(chan struct{}), n: len(tc.want)}
+		r := &VOBoxInterventionReconciler{Executor: rec}
+		vbi := statusFixture(tc.state, diracv1.FailurePolicyHalt)
+		var s *scope
+		if tc.started {
+			s = statusScope(vbi, diracv1.TierSucceeded)
+		} else {
+			s = statusScope(vbi)
+		}
+		s.creds = &remote.Credentials{}
+		if _, err := r.connectAhead(context.Background(), s); err != nil {
+			t.Fatal(err)
+		}
+		if len(tc.want) > 0 {
+			select {
+			case <-rec.all:
+			case <-time.After(10 * time.Second):
+			}
+		} else {
+			time.Sleep(100 * time.Millisecond)
+		}
+		rec.mu.Lock()
+		got := slices.Sorted(slices.Values(rec.got))
+		rec.mu.Unlock()
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("%s (started %v): connected to %v, want %v", tc.state, tc.started, got, tc.want)
 		}
 	}
 }

@@ -63,6 +63,8 @@ func (r *VOBoxInterventionReconciler) runTiers(ctx context.Context, s *scope) (c
 		if ts.StartedAt == nil {
 			now := metav1.NewTime(s.now)
 			ts.StartedAt, ts.State = &now, diracv1.TierRunning
+			// The next tier's handshakes overlap this tier's waits.
+			r.connect(ctx, s, s.plan.hostsAfter(i))
 		}
 		r.runTier(ctx, s, tier)
 		if !r.closeTier(s, tier, ts) {
