@@ -7,9 +7,13 @@
 //   - Probe → act → verify. Every step reads the host's real state in one
 //     round trip (probeScript), decides with a pure function (decideStop,
 //     decideStart, decideStopDatabase, decideStartDatabase) and acts; the
-//     next probe verifies. Every decision is safe to take twice, so the
-//     controller carries on after a crash at any point: the hosts, not the
-//     status, are the source of truth.
+//     next probe verifies. A move's commands run in the same session as the
+//     probe that verifies them (stepScript), and that probe first waits on
+//     the host for what they set off (a component to stop, runsvdir to pick
+//     a link up), reading runsv's state with the shell's own read: one
+//     round trip per move, not one per poll. Every decision is safe to take
+//     twice, so the controller carries on after a crash at any point: the
+//     hosts, not the status, are the source of truth.
 //   - No startup link is lost. Before acting, the links of a host are
 //     recorded on the host (a manifest in startup-save named after the
 //     intervention's UID). Links move with mv -T into a name that does not
@@ -24,7 +28,9 @@
 //     intervention (not the process), taken in host-name order.
 //   - Commands are argv, never shell strings: the remote scripts are fixed
 //     constants and every value reaches them as a positional parameter.
-//   - Waiting uses RequeueAfter; every command is bounded by stepTimeout; the
-//     status is patched once per pass and only when it changed; an event is
-//     emitted per condition transition.
+//   - Waiting happens on the host, at most maxWaitPerPass per pass, then
+//     through RequeueAfter; every command is bounded by stepTimeout; the
+//     status is patched once per pass (and after the maintenance tier, before
+//     the next one acts) and only when it changed; an event is emitted per
+//     condition transition.
 package controllers
