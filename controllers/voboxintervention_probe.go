@@ -68,9 +68,9 @@ for dir in startup startup-save; do
   done
   [ $# -gt 0 ] || continue
   ts=$(readlink -- "$@" 2>/dev/null) || ts=
-  rest=$ts c=1
-  while :; do case $rest in *"
-"*) rest=${rest#*"
+  left=$ts c=1
+  while :; do case $left in *"
+"*) left=${left#*"
 "}; c=$((c+1));; *) break;; esac; done
   [ $c -eq $# ] || ts=
   for l; do

@@ -34,17 +34,24 @@ func (e *env) firstAgent(host string) string {
 	return ""
 }
 
-// waitMidStep waits until a host has run one of the named steps in the
-// given tier and the tier is still running: the moment to inject a fault.
-func (e *env) waitMidStep(name, tier, host string, steps ...string) *diracv1.VOBoxIntervention {
+// waitStopSent waits until the operator has sent runsvctrl d to a host
+// since a time, as the host's event log says: the moment to inject a fault
+// while the host waits for its components to stop (the status may not show
+// it, as a pass waits on the host for the stop before it writes).
+func (e *env) waitStopSent(host string, since time.Time) {
 	e.t.Helper()
-	return e.waitFor(name, time.Minute, func(v *diracv1.VOBoxIntervention) bool {
-		running := slices.ContainsFunc(v.Status.Tiers, func(ts diracv1.TierStatus) bool {
-			return ts.Name == tier && ts.State == diracv1.TierRunning
-		})
-		hs := hostStatus(v, host)
-		return running && hs.LastStep != nil && slices.Contains(steps, hs.LastStep.Name) && !slices.Contains(hs.CompletedTiers, tier)
-	})
+	deadline := time.Now().Add(time.Minute)
+	for {
+		for _, ev := range eventsSince(e.events(host), labstatus.EventRunsvctrl, since) {
+			if ev.Subject == "d" {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("%s: no runsvctrl d within a minute", host)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // stalledOn waits until Stalled is True with a message naming the host.
@@ -77,8 +84,9 @@ func TestFaultFreeze(t *testing.T) {
 		onlyHosts(v, hosts...)
 		v.Spec.Strategy.StepTimeout = metav1.Duration{Duration: stepTimeout}
 	})
+	created := time.Now()
 	e.create(vbi)
-	e.waitMidStep(vbi.Name, diracv1.AgentsStoppedCondition, "volhcb20", "StopComponents")
+	e.waitStopSent("volhcb20", created)
 	e.labCmd("freeze", "volhcb20")
 	frozen := time.Now()
 
@@ -186,7 +194,7 @@ func TestFaultReboot(t *testing.T) {
 
 	// Mid-Down: the agents host while it waits for its agents, with
 	// RecordManifest done and runsvctrl d sent.
-	e.waitMidStep(vbi.Name, diracv1.AgentsStoppedCondition, "volhcb20", "StopComponents")
+	e.waitStopSent("volhcb20", downStart)
 	rebooted := time.Now()
 	e.labCmd("reboot", "volhcb20", "volhcb21")
 	v := e.waitReady(vbi.Name, 3*time.Minute)
@@ -202,7 +210,6 @@ func TestFaultReboot(t *testing.T) {
 	if c := hostStatus(v, "volhcb20"); len(c.SavedComponents)+len(c.ExcludedComponents) != len(original["volhcb20"]) {
 		t.Errorf("volhcb20 saved %v, want all of %v", c.SavedComponents, original["volhcb20"])
 	}
-	_ = downStart
 
 	// Between Down and Up: only the framework host and one database host
 	// reboot; the other databases stay stopped and must be started.
@@ -236,8 +243,9 @@ func TestFaultRekey(t *testing.T) {
 		fast(v)
 		onlyHosts(v, "volhcb15", "volhcb20")
 	})
+	created := time.Now()
 	e.create(vbi)
-	e.waitMidStep(vbi.Name, diracv1.AgentsStoppedCondition, "volhcb20", "StopComponents")
+	e.waitStopSent("volhcb20", created)
 	e.labCmd("rekey", "volhcb20")
 	rekeyed := time.Now()
 	h, _ := e.lab.Host("volhcb20")
