@@ -116,9 +116,10 @@ type componentsInput struct {
 }
 
 // pollInterval is the wait between two probes of a host that is changing
-// (a component stopping or being picked up by runsvdir, mysqld going):
-// short, so that the procedure follows the hosts closely; a probe is one
-// SSH session starting a handful of processes.
+// (a component stopping or being picked up by runsvdir, mysqld going) when
+// the host cannot wait itself (a decision without Until, or the pass's wait
+// on the host is spent): short, so that the procedure follows the hosts
+// closely; a probe is one SSH session starting a handful of processes.
 const pollInterval = 250 * time.Millisecond
 
 // decideStop takes one host's links of the tier's classes down and parks

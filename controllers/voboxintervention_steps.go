@@ -28,8 +28,10 @@ type hostOutcome struct {
 const maxMovesPerPass = 8
 
 // runHostStep carries one host through one tier as far as it can go now:
-// probe, decide, act, and probe again, until the step is done, must wait or
-// fails. It only touches its own HostStatus, so hosts run in parallel.
+// probe, decide, act, and probe again (the act and the next probe in one
+// session, the probe first waiting on the host for what the act set off),
+// until the step is done, must wait or fails. It only touches its own
+// HostStatus, so hosts run in parallel.
 func (r *VOBoxInterventionReconciler) runHostStep(ctx context.Context, s *scope, tier *Tier, name string) hostOutcome {
 	hs := s.hostStatus(name)
 	logger := log.FromContext(ctx).WithValues("host", name, "step", tier.Condition)
