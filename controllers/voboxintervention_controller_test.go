@@ -8,19 +8,23 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	diracv1 "github.com/vobox-operator/vobox-operator/api/v1alpha1"
+	"github.com/vobox-operator/vobox-operator/internal/remote"
 )
 
 // The controller against a real API server and simulated hosts. Tests
@@ -924,5 +928,44 @@ func TestDatabaseSlowStart(t *testing.T) {
 	}
 	if _, err := os.Lstat(filepath.Join(db.path("mysql", "log"))); err != nil {
 		t.Errorf("journal link gone: %v", err)
+	}
+}
+
+// TestReconcileDeleteRunsNothing: the delete path releases the Leases and
+// the finalizer without a single command on a host. (TestDeletion checks the
+// whole controller, where a pass already in flight may finish first.)
+func TestReconcileDeleteRunsNothing(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "vbi-delete-"}}
+	if err := k8sClient.Create(ctx, ns); err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{t: t, ns: ns.Name}
+	vbi := h.intervention("power-stop", diracv1.StateDown, hostSpec("a", diracv1.RoleAgents))
+	vbi.Finalizers = []string{Finalizer}
+	if err := k8sClient.Create(ctx, vbi); err != nil {
+		t.Fatal(err)
+	}
+	if err := k8sClient.Delete(ctx, vbi); err != nil {
+		t.Fatal(err)
+	}
+	if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(vbi), vbi); err != nil || vbi.DeletionTimestamp.IsZero() {
+		t.Fatalf("intervention not being deleted: %v", err)
+	}
+	var ran atomic.Int32
+	r := &VOBoxInterventionReconciler{Client: k8sClient, APIReader: k8sClient, Recorder: events.NewFakeRecorder(10),
+		Executor: &remote.Fake{RunFunc: func(context.Context, remote.Target, remote.Command) (remote.Result, error) {
+			ran.Add(1)
+			return remote.Result{}, nil
+		}}}
+	if _, err := r.reconcileDelete(ctx, vbi); err != nil {
+		t.Fatal(err)
+	}
+	if n := ran.Load(); n != 0 {
+		t.Errorf("the delete path ran %d command(s) on hosts", n)
+	}
+	if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(vbi), vbi); !apierrors.IsNotFound(err) {
+		t.Errorf("intervention still there after its finalizer was handled: %v", err)
 	}
 }
