@@ -13,6 +13,7 @@ import (
 
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/vobox-operator/vobox-operator/internal/hostsim"
 	"github.com/vobox-operator/vobox-operator/internal/testenv"
 	"golang.org/x/crypto/ssh"
 	coordinationv1 "k8s.io/api/coordination/v1"
@@ -71,13 +72,13 @@ func runSuite(m *testing.M) int {
 type harness struct {
 	t   *testing.T
 	ns  string
-	sim *simCluster
+	sim *hostsim.Cluster
 	rec *VOBoxInterventionReconciler
 }
 
 // newHarness creates a namespace with the SSH Secret "ssh" and starts a
 // manager running the reconciler against the simulated hosts.
-func newHarness(t *testing.T, sim *simCluster) *harness {
+func newHarness(t *testing.T, sim *hostsim.Cluster) *harness {
 	t.Helper()
 	ctx := context.Background()
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "vbi-test-"}}
@@ -117,7 +118,7 @@ func (h *harness) startManager() {
 	h.rec = &VOBoxInterventionReconciler{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
-		Executor:  h.sim.executor(),
+		Executor:  h.sim.Executor(),
 		Recorder:  mgr.GetEventRecorder("vobox-operator"),
 		Metrics:   NewMetrics(prometheus.NewRegistry()),
 	}
@@ -161,7 +162,7 @@ func (h *harness) createSecret(name string) {
 		h.t.Fatal(err)
 	}
 	var kh strings.Builder
-	for name := range h.sim.hosts {
+	for name := range h.sim.Hosts {
 		kh.WriteString(name + " " + strings.TrimSpace(string(ssh.MarshalAuthorizedKey(pub))) + "\n")
 	}
 	if kh.Len() == 0 {

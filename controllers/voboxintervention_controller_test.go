@@ -24,6 +24,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	diracv1 "github.com/vobox-operator/vobox-operator/api/v1alpha1"
+	"github.com/vobox-operator/vobox-operator/internal/hostsim"
 	"github.com/vobox-operator/vobox-operator/internal/remote"
 )
 
@@ -45,9 +46,9 @@ func (h *harness) intervention(name string, state diracv1.State, hosts ...diracv
 			State:    state,
 			Reason:   "power stop",
 			SSH:      diracv1.SSHSpec{SecretRef: diracv1.SecretReference{Name: "ssh"}},
-			Layout:   diracv1.LayoutSpec{DiracRoot: simDiracRoot, MysqlServer: simMysqlServer},
+			Layout:   diracv1.LayoutSpec{DiracRoot: hostsim.DiracRoot, MysqlServer: hostsim.MysqlServer},
 			Hosts:    hosts,
-			Database: diracv1.DatabaseSpec{InnodbLog: &diracv1.InnodbLogSpec{From: simJournalFrom, To: simJournalTo}},
+			Database: diracv1.DatabaseSpec{InnodbLog: &diracv1.InnodbLogSpec{From: hostsim.JournalFrom, To: hostsim.JournalTo}},
 			Checks: diracv1.ChecksSpec{
 				SettleDelay:     metav1.Duration{Duration: time.Second},
 				ComponentUptime: metav1.Duration{Duration: time.Second},
@@ -208,8 +209,8 @@ func hostStatusOf(vbi *diracv1.VOBoxIntervention, name string) diracv1.HostStatu
 }
 
 // manifests lists the manifest files left in a host's startup-save.
-func manifests(h *simHost) []string {
-	entries, _ := os.ReadDir(h.path("dirac", "startup-save"))
+func manifests(h *hostsim.Host) []string {
+	entries, _ := os.ReadDir(h.Path("dirac", "startup-save"))
 	var out []string
 	for _, e := range entries {
 		if strings.HasPrefix(e.Name(), ".vobox-manifest-") {
@@ -221,12 +222,12 @@ func manifests(h *simHost) []string {
 
 // smallTopology is five hosts: Framework, Services, Agents, a Database, and
 // one with Database, Services and Agents together.
-func smallTopology(t *testing.T) (*simCluster, []diracv1.HostSpec) {
-	fw := newSimHost(t, "fw", false, simComponent{Link: "Framework_SystemAdministrator"}, simComponent{Link: "Configuration_Server"})
-	svc := newSimHost(t, "svc", false, simComponent{Link: "WorkloadManagement_JobMonitoring"}, simComponent{Link: "DataManagement_FileCatalog", Down: true})
-	agents := newSimHost(t, "agents", false, simComponent{Link: "WorkloadManagement_JobAgent", Agent: true}, simComponent{Link: "WorkloadManagement_SiteDirector", Agent: true})
-	db := newSimHost(t, "db", true)
-	mixed := newSimHost(t, "mixed", true, simComponent{Link: "RequestManagement_ReqManager"}, simComponent{Link: "RequestManagement_RequestExecutingAgent", Agent: true})
+func smallTopology(t *testing.T) (*hostsim.Cluster, []diracv1.HostSpec) {
+	fw := hostsim.NewHost(t, "fw", false, hostsim.Component{Link: "Framework_SystemAdministrator"}, hostsim.Component{Link: "Configuration_Server"})
+	svc := hostsim.NewHost(t, "svc", false, hostsim.Component{Link: "WorkloadManagement_JobMonitoring"}, hostsim.Component{Link: "DataManagement_FileCatalog", Down: true})
+	agents := hostsim.NewHost(t, "agents", false, hostsim.Component{Link: "WorkloadManagement_JobAgent", Agent: true}, hostsim.Component{Link: "WorkloadManagement_SiteDirector", Agent: true})
+	db := hostsim.NewHost(t, "db", true)
+	mixed := hostsim.NewHost(t, "mixed", true, hostsim.Component{Link: "RequestManagement_ReqManager"}, hostsim.Component{Link: "RequestManagement_RequestExecutingAgent", Agent: true})
 	hosts := []diracv1.HostSpec{
 		hostSpec("fw", diracv1.RoleFramework),
 		hostSpec("svc", diracv1.RoleServices),
@@ -234,7 +235,7 @@ func smallTopology(t *testing.T) (*simCluster, []diracv1.HostSpec) {
 		hostSpec("db", diracv1.RoleDatabase),
 		hostSpec("mixed", diracv1.RoleDatabase, diracv1.RoleServices, diracv1.RoleAgents),
 	}
-	return newSimCluster(fw, svc, agents, db, mixed), hosts
+	return hostsim.NewCluster(fw, svc, agents, db, mixed), hosts
 }
 
 var agentLinks = []string{"WorkloadManagement_JobAgent", "WorkloadManagement_SiteDirector", "RequestManagement_RequestExecutingAgent"}
@@ -244,8 +245,8 @@ func TestDownThenUp(t *testing.T) {
 	sim, hosts := smallTopology(t)
 	h := newHarness(t, sim)
 	before := map[string]map[string]string{}
-	for name, host := range sim.hosts {
-		before[name] = host.links(t, "startup")
+	for name, host := range sim.Hosts {
+		before[name] = host.Links(t, "startup")
 	}
 
 	h.create(h.intervention("power-stop", diracv1.StateDown, hosts...))
@@ -280,29 +281,29 @@ func TestDownThenUp(t *testing.T) {
 
 	// The hosts: every link parked with its target, every component and
 	// mysqld down, the journal moved, every host in maintenance.
-	for name, host := range sim.hosts {
-		if got := host.links(t, "startup"); len(got) != 0 {
+	for name, host := range sim.Hosts {
+		if got := host.Links(t, "startup"); len(got) != 0 {
 			t.Errorf("host %s: startup still holds %v", name, got)
 		}
-		if got := host.links(t, "startup-save"); !maps.Equal(got, before[name]) {
+		if got := host.Links(t, "startup-save"); !maps.Equal(got, before[name]) {
 			t.Errorf("host %s: startup-save = %v, want %v", name, got, before[name])
 		}
 		for link := range before[name] {
-			if !host.componentDown(t, link) {
-				t.Errorf("host %s: %s is %s", name, link, host.svState(t, link))
+			if !host.ComponentDown(t, link) {
+				t.Errorf("host %s: %s is %s", name, link, host.SvState(t, link))
 			}
 		}
-		if host.db && (host.mysqldRunning() || host.journal(t) != "link:"+host.path("home", "mysql-log")) {
-			t.Errorf("host %s: mysqld running %v, journal %s", name, host.mysqldRunning(), host.journal(t))
+		if host.DB && (host.MysqldRunning() || host.Journal(t) != "link:"+host.Path("home", "mysql-log")) {
+			t.Errorf("host %s: mysqld running %v, journal %s", name, host.MysqldRunning(), host.Journal(t))
 		}
-		if !sim.inMaintenance(name) {
+		if !sim.InMaintenance(name) {
 			t.Errorf("host %s is not in maintenance", name)
 		}
 	}
 	if got := h.leases(); len(got) != 0 {
 		t.Errorf("Leases left after Down: %v", got)
 	}
-	checkDownOrder(t, sim.events(t))
+	checkDownOrder(t, sim.Events(t))
 
 	// Up.
 	h.update("power-stop", func(v *diracv1.VOBoxIntervention) { v.Spec.State = diracv1.StateUp })
@@ -329,38 +330,38 @@ func TestDownThenUp(t *testing.T) {
 			t.Errorf("host %s phase %s findings %v, want Up and none", hs.Name, hs.Phase, hs.Findings)
 		}
 	}
-	for name, host := range sim.hosts {
+	for name, host := range sim.Hosts {
 		want := maps.Clone(before[name])
 		wantSaved := map[string]string{}
 		if name == "agents" {
 			wantSaved["WorkloadManagement_SiteDirector"] = want["WorkloadManagement_SiteDirector"]
 			delete(want, "WorkloadManagement_SiteDirector")
 		}
-		if got := host.links(t, "startup"); !maps.Equal(got, want) {
+		if got := host.Links(t, "startup"); !maps.Equal(got, want) {
 			t.Errorf("host %s: startup = %v, want %v", name, got, want)
 		}
-		if got := host.links(t, "startup-save"); !maps.Equal(got, wantSaved) {
+		if got := host.Links(t, "startup-save"); !maps.Equal(got, wantSaved) {
 			t.Errorf("host %s: startup-save = %v, want %v", name, got, wantSaved)
 		}
 		if m := manifests(host); len(m) != 0 {
 			t.Errorf("host %s: manifests left: %v", name, m)
 		}
 		for link := range want {
-			if st := host.svState(t, link); st != "run" {
+			if st := host.SvState(t, link); st != "run" {
 				t.Errorf("host %s: %s is %s, want run", name, link, st)
 			}
 		}
-		if host.db && !host.mysqldRunning() {
+		if host.DB && !host.MysqldRunning() {
 			t.Errorf("host %s: mysqld is not running", name)
 		}
-		if sim.inMaintenance(name) {
+		if sim.InMaintenance(name) {
 			t.Errorf("host %s is still in maintenance", name)
 		}
 	}
 	if got := h.leases(); len(got) != 0 {
 		t.Errorf("Leases left after Up: %v", got)
 	}
-	checkUpOrder(t, sim.events(t), time.Second)
+	checkUpOrder(t, sim.Events(t), time.Second)
 
 	// An event per transition: Ready became True twice.
 	readyTrue := 0
@@ -377,7 +378,7 @@ func TestDownThenUp(t *testing.T) {
 // checkDownOrder checks the hosts' event logs of a Down: maintenance first,
 // agents before services, services before databases, nothing left for
 // runsvdir to stop behind the controller's back, nothing killed.
-func checkDownOrder(t *testing.T, events []simEvent) {
+func checkDownOrder(t *testing.T, events []hostsim.Event) {
 	t.Helper()
 	last := map[string]int64{}
 	first := map[string]int64{}
@@ -413,7 +414,7 @@ func checkDownOrder(t *testing.T, events []simEvent) {
 
 // checkUpOrder checks an Up: databases, framework, the other services, the
 // settle delay, agents, then maintenance cleared.
-func checkUpOrder(t *testing.T, events []simEvent, settle time.Duration) {
+func checkUpOrder(t *testing.T, events []hostsim.Event, settle time.Duration) {
 	t.Helper()
 	first, last := map[string]int64{}, map[string]int64{}
 	started := false
@@ -475,7 +476,7 @@ func TestSuspend(t *testing.T) {
 		t.Errorf("tiers %v progress %s, want the Down plan and 0/12", vbi.Status.Tiers, vbi.Status.Progress)
 	}
 	time.Sleep(1500 * time.Millisecond)
-	if n := sim.commands(); n != 0 {
+	if n := sim.Commands(); n != 0 {
 		t.Errorf("%d commands ran while suspended", n)
 	}
 	if got := h.leases(); len(got) != 0 {
@@ -486,18 +487,18 @@ func TestSuspend(t *testing.T) {
 	h.waitReady("power-stop", diracv1.StateDown, waitLong)
 
 	// Flipped to Up and suspended in the same change: nothing starts.
-	n := sim.commands()
+	n := sim.Commands()
 	h.update("power-stop", func(v *diracv1.VOBoxIntervention) { v.Spec.State, v.Spec.Suspend = diracv1.StateUp, true })
 	vbi = h.waitCondition("power-stop", diracv1.ReadyCondition, metav1.ConditionFalse, diracv1.ReasonSuspended, waitShort)
 	if vbi.Status.Phase != diracv1.PhaseSuspended || vbi.Status.ObservedState != diracv1.StateUp {
 		t.Errorf("phase %s observed state %s, want Suspended and Up", vbi.Status.Phase, vbi.Status.ObservedState)
 	}
 	time.Sleep(1500 * time.Millisecond)
-	if got := sim.commands(); got != n {
+	if got := sim.Commands(); got != n {
 		t.Errorf("%d commands ran while suspended", got-n)
 	}
-	for name, host := range sim.hosts {
-		if got := host.links(t, "startup"); len(got) != 0 {
+	for name, host := range sim.Hosts {
+		if got := host.Links(t, "startup"); len(got) != 0 {
 			t.Errorf("host %s: links restored while suspended: %v", name, got)
 		}
 	}
@@ -512,11 +513,11 @@ func TestSuspend(t *testing.T) {
 func TestFlipMidway(t *testing.T) {
 	t.Parallel()
 	sim, hosts := smallTopology(t)
-	sim.hosts["svc"].setFault(t, "WorkloadManagement_JobMonitoring", "nostop")
+	sim.Hosts["svc"].SetFault(t, "WorkloadManagement_JobMonitoring", "nostop")
 	h := newHarness(t, sim)
 	before := map[string]map[string]string{}
-	for name, host := range sim.hosts {
-		before[name] = host.links(t, "startup")
+	for name, host := range sim.Hosts {
+		before[name] = host.Links(t, "startup")
 	}
 	h.create(h.intervention("power-stop", diracv1.StateDown, hosts...))
 	h.waitFor("power-stop", waitShort, "the services host waits for its stop", func(v *diracv1.VOBoxIntervention) bool {
@@ -524,10 +525,10 @@ func TestFlipMidway(t *testing.T) {
 		return meta.IsStatusConditionTrue(v.Status.Conditions, diracv1.AgentsStoppedCondition) &&
 			hs.LastStep != nil && hs.LastStep.Name == "StopComponents"
 	})
-	if st := sim.hosts["svc"].svState(t, "WorkloadManagement_JobMonitoring"); st != "stopping" {
+	if st := sim.Hosts["svc"].SvState(t, "WorkloadManagement_JobMonitoring"); st != "stopping" {
 		t.Fatalf("JobMonitoring is %s, want it still running, wanted down", st)
 	}
-	if got := sim.hosts["agents"].links(t, "startup"); len(got) != 0 {
+	if got := sim.Hosts["agents"].Links(t, "startup"); len(got) != 0 {
 		t.Fatalf("agents not parked: %v", got)
 	}
 
@@ -536,32 +537,32 @@ func TestFlipMidway(t *testing.T) {
 	if vbi.Status.Phase != diracv1.PhaseUp {
 		t.Errorf("phase = %s", vbi.Status.Phase)
 	}
-	for name, host := range sim.hosts {
+	for name, host := range sim.Hosts {
 		want := maps.Clone(before[name])
 		if name == "agents" {
 			delete(want, "WorkloadManagement_SiteDirector") // excluded: stays parked
 		}
-		if got := host.links(t, "startup"); !maps.Equal(got, want) {
+		if got := host.Links(t, "startup"); !maps.Equal(got, want) {
 			t.Errorf("host %s: startup = %v, want %v", name, got, want)
 		}
 		for link := range want {
 			if name == "svc" && link == "DataManagement_FileCatalog" {
 				// Down before the intervention and never parked: not ours to start.
-				if st := host.svState(t, link); st != "down" {
+				if st := host.SvState(t, link); st != "down" {
 					t.Errorf("host svc: %s is %s, want it left down", link, st)
 				}
 				continue
 			}
-			if st := host.svState(t, link); st != "run" {
+			if st := host.SvState(t, link); st != "run" {
 				t.Errorf("host %s: %s is %s, want run (and no longer wanted down)", name, link, st)
 			}
 		}
-		if sim.inMaintenance(name) {
+		if sim.InMaintenance(name) {
 			t.Errorf("host %s still in maintenance", name)
 		}
 	}
 	// Nothing that was never stopped was touched: the databases.
-	for _, e := range sim.events(t) {
+	for _, e := range sim.Events(t) {
 		if (e.Host == "db" || e.Host == "mixed") && strings.HasPrefix(e.Kind, "mysql") {
 			t.Errorf("database touched: %s", e)
 		}
@@ -579,11 +580,11 @@ func TestFailurePolicy(t *testing.T) {
 	for _, policy := range []diracv1.FailurePolicy{diracv1.FailurePolicyHalt, diracv1.FailurePolicyContinue} {
 		t.Run(string(policy), func(t *testing.T) {
 			t.Parallel()
-			fw := newSimHost(t, "fw", false, simComponent{Link: "Framework_SystemAdministrator"})
-			s1 := newSimHost(t, "s1", false, simComponent{Link: "WorkloadManagement_JobMonitoring"})
-			s2 := newSimHost(t, "s2", false, simComponent{Link: "DataManagement_FileCatalog"})
-			a1 := newSimHost(t, "a1", false, simComponent{Link: "WorkloadManagement_JobAgent", Agent: true})
-			sim := newSimCluster(fw, s1, s2, a1)
+			fw := hostsim.NewHost(t, "fw", false, hostsim.Component{Link: "Framework_SystemAdministrator"})
+			s1 := hostsim.NewHost(t, "s1", false, hostsim.Component{Link: "WorkloadManagement_JobMonitoring"})
+			s2 := hostsim.NewHost(t, "s2", false, hostsim.Component{Link: "DataManagement_FileCatalog"})
+			a1 := hostsim.NewHost(t, "a1", false, hostsim.Component{Link: "WorkloadManagement_JobAgent", Agent: true})
+			sim := hostsim.NewCluster(fw, s1, s2, a1)
 			h := newHarness(t, sim)
 			vbi := h.intervention("power-stop", diracv1.StateDown,
 				hostSpec("fw", diracv1.RoleFramework), hostSpec("s1", diracv1.RoleServices),
@@ -592,7 +593,7 @@ func TestFailurePolicy(t *testing.T) {
 			h.create(vbi)
 			h.waitReady("power-stop", diracv1.StateDown, waitLong)
 
-			s1.setFault(t, "WorkloadManagement_JobMonitoring", "errors")
+			s1.SetFault(t, "WorkloadManagement_JobMonitoring", "errors")
 			h.update("power-stop", func(v *diracv1.VOBoxIntervention) { v.Spec.State = diracv1.StateUp })
 			reason := diracv1.ReasonHalted
 			if policy == diracv1.FailurePolicyContinue {
@@ -626,10 +627,10 @@ func TestFailurePolicy(t *testing.T) {
 				t.Errorf("ServicesStarted = %s/%s", services.Status, services.Reason)
 			}
 			// s2 passed either way; s1 stays in maintenance either way.
-			if got := s2.svState(t, "DataManagement_FileCatalog"); got != "run" {
+			if got := s2.SvState(t, "DataManagement_FileCatalog"); got != "run" {
 				t.Errorf("s2's service is %s", got)
 			}
-			if !sim.inMaintenance("s1") {
+			if !sim.InMaintenance("s1") {
 				t.Error("s1 left maintenance")
 			}
 			agents := meta.FindStatusCondition(vbi.Status.Conditions, diracv1.AgentsStartedCondition)
@@ -638,28 +639,28 @@ func TestFailurePolicy(t *testing.T) {
 				if agents.Status != metav1.ConditionFalse || agents.Reason != diracv1.ReasonPending {
 					t.Errorf("AgentsStarted = %s/%s, want False/Pending", agents.Status, agents.Reason)
 				}
-				if got := a1.links(t, "startup"); len(got) != 0 {
+				if got := a1.Links(t, "startup"); len(got) != 0 {
 					t.Errorf("agents restored after a halt: %v", got)
 				}
 				for _, name := range []string{"fw", "s2", "a1"} {
-					if !sim.inMaintenance(name) {
+					if !sim.InMaintenance(name) {
 						t.Errorf("%s left maintenance after a halt", name)
 					}
 				}
 				// Halted: it stays so.
 				time.Sleep(1500 * time.Millisecond)
-				if got := a1.links(t, "startup"); len(got) != 0 {
+				if got := a1.Links(t, "startup"); len(got) != 0 {
 					t.Errorf("agents restored after a halt: %v", got)
 				}
 			case diracv1.FailurePolicyContinue:
 				if agents.Status != metav1.ConditionTrue {
 					t.Errorf("AgentsStarted = %s/%s, want True", agents.Status, agents.Reason)
 				}
-				if got := a1.svState(t, "WorkloadManagement_JobAgent"); got != "run" {
+				if got := a1.SvState(t, "WorkloadManagement_JobAgent"); got != "run" {
 					t.Errorf("agent is %s", got)
 				}
 				for _, name := range []string{"fw", "s2", "a1"} {
-					if sim.inMaintenance(name) {
+					if sim.InMaintenance(name) {
 						t.Errorf("%s still in maintenance", name)
 					}
 				}
@@ -670,11 +671,11 @@ func TestFailurePolicy(t *testing.T) {
 
 // lockTopology is three services hosts; JobMonitoring on b can be made to
 // ignore its stop, so that an intervention holds b.
-func lockTopology(t *testing.T) *simCluster {
-	return newSimCluster(
-		newSimHost(t, "a", false, simComponent{Link: "Framework_A"}),
-		newSimHost(t, "b", false, simComponent{Link: "WorkloadManagement_JobMonitoring"}),
-		newSimHost(t, "c", false, simComponent{Link: "DataManagement_C"}),
+func lockTopology(t *testing.T) *hostsim.Cluster {
+	return hostsim.NewCluster(
+		hostsim.NewHost(t, "a", false, hostsim.Component{Link: "Framework_A"}),
+		hostsim.NewHost(t, "b", false, hostsim.Component{Link: "WorkloadManagement_JobMonitoring"}),
+		hostsim.NewHost(t, "c", false, hostsim.Component{Link: "DataManagement_C"}),
 	)
 }
 
@@ -684,7 +685,7 @@ func TestHostLocked(t *testing.T) {
 		t.Run(release, func(t *testing.T) {
 			t.Parallel()
 			sim := lockTopology(t)
-			sim.hosts["b"].setFault(t, "WorkloadManagement_JobMonitoring", "nostop")
+			sim.Hosts["b"].SetFault(t, "WorkloadManagement_JobMonitoring", "nostop")
 			h := newHarness(t, sim)
 			h.create(h.intervention("first", diracv1.StateDown, hostSpec("a", diracv1.RoleServices), hostSpec("b", diracv1.RoleServices)))
 			first := h.waitFor("first", waitShort, "b waits for its stop", func(v *diracv1.VOBoxIntervention) bool {
@@ -709,26 +710,26 @@ func TestHostLocked(t *testing.T) {
 				t.Errorf("second's phase = %s, want Pending", second.Status.Phase)
 			}
 			time.Sleep(time.Second)
-			if n := sim.hosts["c"].commands.Load(); n != 0 {
+			if n := sim.Hosts["c"].Commands.Load(); n != 0 {
 				t.Errorf("%d commands ran on c while second waited", n)
 			}
 
-			sim.hosts["b"].setFault(t, "WorkloadManagement_JobMonitoring", "")
+			sim.Hosts["b"].SetFault(t, "WorkloadManagement_JobMonitoring", "")
 			switch release {
 			case "first completes":
 				h.waitReady("first", diracv1.StateDown, waitLong)
 			case "first deleted":
-				aCommands := sim.hosts["a"].commands.Load()
+				aCommands := sim.Hosts["a"].Commands.Load()
 				if err := k8sClient.Delete(context.Background(), first); err != nil {
 					t.Fatal(err)
 				}
 				h.waitGone("first")
-				if n := sim.hosts["a"].commands.Load(); n != aCommands {
+				if n := sim.Hosts["a"].Commands.Load(); n != aCommands {
 					t.Errorf("deletion ran %d commands on a host", n-aCommands)
 				}
 			}
 			second = h.waitReady("second", diracv1.StateDown, waitLong)
-			if got := sim.hosts["c"].links(t, "startup"); len(got) != 0 {
+			if got := sim.Hosts["c"].Links(t, "startup"); len(got) != 0 {
 				t.Errorf("c not parked: %v", got)
 			}
 			if got := h.leases(); len(got) != 0 {
@@ -784,7 +785,7 @@ func (h *harness) waitGone(name string) {
 func TestDeletion(t *testing.T) {
 	t.Parallel()
 	sim, hosts := smallTopology(t)
-	sim.hosts["svc"].setFault(t, "WorkloadManagement_JobMonitoring", "nostop")
+	sim.Hosts["svc"].SetFault(t, "WorkloadManagement_JobMonitoring", "nostop")
 	h := newHarness(t, sim)
 	h.create(h.intervention("power-stop", diracv1.StateDown, hosts...))
 	vbi := h.waitFor("power-stop", waitShort, "the services host waits for its stop", func(v *diracv1.VOBoxIntervention) bool {
@@ -806,13 +807,13 @@ func TestDeletion(t *testing.T) {
 	}
 	// A pass in flight when the deletion came (a probe waiting on the host
 	// for the stop) ends before the deletion is handled; nothing starts after.
-	commands := sim.commands()
+	commands := sim.Commands()
 	time.Sleep(time.Second)
-	if n := sim.commands() - commands; n != 0 {
+	if n := sim.Commands() - commands; n != 0 {
 		t.Errorf("%d commands ran on the hosts after the deletion", n)
 	}
 	// The hosts are as the intervention left them: agents parked.
-	if got := sim.hosts["agents"].links(t, "startup-save"); len(got) != 2 {
+	if got := sim.Hosts["agents"].Links(t, "startup-save"); len(got) != 2 {
 		t.Errorf("agents host startup-save = %v", got)
 	}
 	// A Warning event names the hosts left down.
@@ -857,7 +858,7 @@ func TestMissingSecret(t *testing.T) {
 	if vbi.Status.Phase != diracv1.PhaseFailed {
 		t.Errorf("phase = %s", vbi.Status.Phase)
 	}
-	if n := sim.commands(); n != 0 {
+	if n := sim.Commands(); n != 0 {
 		t.Errorf("%d commands ran without credentials", n)
 	}
 	if got := h.leases(); len(got) != 0 {
@@ -876,7 +877,7 @@ func TestMissingSecret(t *testing.T) {
 // keeps looking (a probe waits on the host at most maxWaitPerPass).
 func TestNoStatusWriteWhileWaiting(t *testing.T) {
 	t.Parallel()
-	sim := newSimCluster(newSimHost(t, "b", false, simComponent{Link: "WorkloadManagement_JobMonitoring", Fault: "nostop"}))
+	sim := hostsim.NewCluster(hostsim.NewHost(t, "b", false, hostsim.Component{Link: "WorkloadManagement_JobMonitoring", Fault: "nostop"}))
 	h := newHarness(t, sim)
 	h.create(h.intervention("power-stop", diracv1.StateDown, hostSpec("b", diracv1.RoleServices)))
 	h.waitFor("power-stop", waitShort, "b waits for its stop", func(v *diracv1.VOBoxIntervention) bool {
@@ -884,17 +885,17 @@ func TestNoStatusWriteWhileWaiting(t *testing.T) {
 		return hs.LastStep != nil && hs.LastStep.Name == "StopComponents"
 	})
 	time.Sleep(500 * time.Millisecond) // let a write of that pass land
-	rv, commands := h.get("power-stop").ResourceVersion, sim.commands()
+	rv, commands := h.get("power-stop").ResourceVersion, sim.Commands()
 	window := maxWaitPerPass + 1500*time.Millisecond
 	time.Sleep(window)
 	vbi := h.get("power-stop")
 	if vbi.ResourceVersion != rv {
 		t.Errorf("the status was written while nothing changed (resourceVersion %s → %s):\n%s", rv, vbi.ResourceVersion, describeStatus(vbi))
 	}
-	if n := sim.commands() - commands; n < 1 {
+	if n := sim.Commands() - commands; n < 1 {
 		t.Errorf("%d probes in %s: the controller is not looking", n, window)
 	}
-	if got := sim.hosts["b"].svState(t, "WorkloadManagement_JobMonitoring"); got != "stopping" {
+	if got := sim.Hosts["b"].SvState(t, "WorkloadManagement_JobMonitoring"); got != "stopping" {
 		t.Errorf("JobMonitoring is %s", got)
 	}
 }
@@ -904,18 +905,18 @@ func TestNoStatusWriteWhileWaiting(t *testing.T) {
 // again.
 func TestDatabaseSlowStart(t *testing.T) {
 	t.Parallel()
-	db := newSimHost(t, "db", true)
-	sim := newSimCluster(db)
+	db := hostsim.NewHost(t, "db", true)
+	sim := hostsim.NewCluster(db)
 	h := newHarness(t, sim)
 	h.create(h.intervention("power-stop", diracv1.StateDown, hostSpec("db", diracv1.RoleDatabase)))
 	h.waitReady("power-stop", diracv1.StateDown, waitLong)
-	if err := os.WriteFile(db.path("state", "mysql-slow"), nil, 0o644); err != nil {
+	if err := os.WriteFile(db.Path("state", "mysql-slow"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	h.update("power-stop", func(v *diracv1.VOBoxIntervention) { v.Spec.State = diracv1.StateUp })
 	h.waitReady("power-stop", diracv1.StateUp, waitLong)
 	starts := 0
-	for _, e := range db.events(t) {
+	for _, e := range db.Events(t) {
 		if e.Kind == "mysql.server-start" {
 			starts++
 		}
@@ -923,10 +924,10 @@ func TestDatabaseSlowStart(t *testing.T) {
 	if starts != 1 {
 		t.Errorf("mysql.server start ran %d times, want once", starts)
 	}
-	if !db.mysqldRunning() {
+	if !db.MysqldRunning() {
 		t.Error("mysqld is not running")
 	}
-	if _, err := os.Lstat(filepath.Join(db.path("mysql", "log"))); err != nil {
+	if _, err := os.Lstat(filepath.Join(db.Path("mysql", "log"))); err != nil {
 		t.Errorf("journal link gone: %v", err)
 	}
 }

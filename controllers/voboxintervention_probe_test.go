@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vobox-operator/vobox-operator/internal/hostsim"
 	"github.com/vobox-operator/vobox-operator/internal/remote"
 )
 
@@ -202,22 +203,22 @@ func TestParseFindings(t *testing.T) {
 
 // The scripts, run for real with sh against a simulated host.
 
-func runSim(t *testing.T, h *simHost, cmd remote.Command) remote.Result {
+func runSim(t *testing.T, h *hostsim.Host, cmd remote.Command) remote.Result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	res, err := h.run(ctx, cmd)
+	res, err := h.Run(ctx, cmd)
 	if err != nil {
 		t.Fatalf("%v: %v", displayCommand(cmd), err)
 	}
 	return res
 }
 
-func probeSim(t *testing.T, h *simHost, manifestFile string, db bool) *hostProbe {
+func probeSim(t *testing.T, h *hostsim.Host, manifestFile string, db bool) *hostProbe {
 	t.Helper()
-	cmd := remote.Command{"sh", "-c", probeScript, "vobox-probe", simDiracRoot, manifestFile, "", "", ""}
+	cmd := remote.Command{"sh", "-c", probeScript, "vobox-probe", hostsim.DiracRoot, manifestFile, "", "", ""}
 	if db {
-		cmd = remote.Command{"sh", "-c", probeScript, "vobox-probe", simDiracRoot, manifestFile, simMysqlServer, simJournalFrom, simJournalTo}
+		cmd = remote.Command{"sh", "-c", probeScript, "vobox-probe", hostsim.DiracRoot, manifestFile, hostsim.MysqlServer, hostsim.JournalFrom, hostsim.JournalTo}
 	}
 	res := runSim(t, h, cmd)
 	if res.ExitCode != 0 {
@@ -231,26 +232,26 @@ func probeSim(t *testing.T, h *simHost, manifestFile string, db bool) *hostProbe
 }
 
 func TestProbeScript(t *testing.T) {
-	h := newSimHost(t, "vobox1", true,
-		simComponent{Link: "Framework_SystemAdministrator"},
-		simComponent{Link: "WorkloadManagement_SiteDirector", Agent: true},
-		simComponent{Link: "DataManagement_FTS3Agent", Agent: true, Down: true},
+	h := hostsim.NewHost(t, "vobox1", true,
+		hostsim.Component{Link: "Framework_SystemAdministrator"},
+		hostsim.Component{Link: "WorkloadManagement_SiteDirector", Agent: true},
+		hostsim.Component{Link: "DataManagement_FTS3Agent", Agent: true, Down: true},
 	)
 	// Odd entries the probe must skip: a name outside the link alphabet, a
 	// target with a tab, a plain file, and a dot link which it must see.
-	if err := os.Symlink("../runit/x", h.path("dirac", "startup", "bad name")); err != nil {
+	if err := os.Symlink("../runit/x", h.Path("dirac", "startup", "bad name")); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Symlink("../runit/with\ttab", h.path("dirac", "startup", "Tabbed_Target")); err != nil {
+	if err := os.Symlink("../runit/with\ttab", h.Path("dirac", "startup", "Tabbed_Target")); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(h.path("dirac", "startup", "README"), nil, 0o644); err != nil {
+	if err := os.WriteFile(h.Path("dirac", "startup", "README"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.MkdirAll(h.path("dirac", "startup-save"), 0o755); err != nil {
+	if err := os.MkdirAll(h.Path("dirac", "startup-save"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Symlink("../runit/Old/Thing", h.path("dirac", "startup-save", ".Hidden_Link")); err != nil {
+	if err := os.Symlink("../runit/Old/Thing", h.Path("dirac", "startup-save", ".Hidden_Link")); err != nil {
 		t.Fatal(err)
 	}
 	before := time.Now().Unix()
@@ -287,7 +288,7 @@ func TestProbeScript(t *testing.T) {
 	}
 
 	// A link whose runsv has not started yet: runsvstat's warning, not a state.
-	sys := h.path("dirac", "runit", "Framework", "SystemAdministrator", "supervise")
+	sys := h.Path("dirac", "runit", "Framework", "SystemAdministrator", "supervise")
 	if err := os.RemoveAll(sys); err != nil {
 		t.Fatal(err)
 	}
@@ -301,10 +302,10 @@ func TestProbeScript(t *testing.T) {
 	}
 
 	// mysqld stopped, mysql.server gone.
-	if err := os.Remove(h.path("state", "mysqld.running")); err != nil {
+	if err := os.Remove(h.Path("state", "mysqld.running")); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Remove(h.path("mysql", "mysql.server")); err != nil {
+	if err := os.Remove(h.Path("mysql", "mysql.server")); err != nil {
 		t.Fatal(err)
 	}
 	if p = probeSim(t, h, manifestName("uid-1"), true); p.MysqlPresent || p.MysqldUp {
@@ -316,25 +317,25 @@ func TestProbeScript(t *testing.T) {
 // does not pair up with them (a readlink taking one operand, a target with
 // a newline), the probe reads each link on its own and reports the same.
 func TestProbeScriptReadlinkFallback(t *testing.T) {
-	h := newSimHost(t, "vobox1", false,
-		simComponent{Link: "Framework_SystemAdministrator"},
-		simComponent{Link: "WorkloadManagement_SiteDirector", Agent: true},
+	h := hostsim.NewHost(t, "vobox1", false,
+		hostsim.Component{Link: "Framework_SystemAdministrator"},
+		hostsim.Component{Link: "WorkloadManagement_SiteDirector", Agent: true},
 	)
 	want := probeSim(t, h, manifestName("uid"), false)
 	if len(want.Startup) != 2 {
 		t.Fatalf("startup = %v", want.Startup)
 	}
 	oneOperand := "#!/bin/sh\n[ $# -le 2 ] || { echo 'readlink: extra operand' >&2; exit 1; }\nPATH=${PATH#*:} exec readlink \"$@\"\n"
-	if err := os.WriteFile(h.path("bin", "readlink"), []byte(oneOperand), 0o755); err != nil {
+	if err := os.WriteFile(h.Path("bin", "readlink"), []byte(oneOperand), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	if got := probeSim(t, h, manifestName("uid"), false); !reflect.DeepEqual(got.Startup, want.Startup) || !reflect.DeepEqual(got.State, want.State) {
 		t.Errorf("with a one-operand readlink: startup %v state %v, want %v %v", got.Startup, got.State, want.Startup, want.State)
 	}
-	if err := os.Remove(h.path("bin", "readlink")); err != nil {
+	if err := os.Remove(h.Path("bin", "readlink")); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Symlink("../runit/two\nlines", h.path("dirac", "startup", "A_Newline")); err != nil {
+	if err := os.Symlink("../runit/two\nlines", h.Path("dirac", "startup", "A_Newline")); err != nil {
 		t.Fatal(err)
 	}
 	if got := probeSim(t, h, manifestName("uid"), false); !reflect.DeepEqual(got.Startup, want.Startup) {
@@ -343,15 +344,15 @@ func TestProbeScriptReadlinkFallback(t *testing.T) {
 }
 
 func TestProbeScriptNoRoot(t *testing.T) {
-	h := newSimHost(t, "vobox1", false)
-	if err := os.RemoveAll(h.path("dirac")); err != nil {
+	h := hostsim.NewHost(t, "vobox1", false)
+	if err := os.RemoveAll(h.Path("dirac")); err != nil {
 		t.Fatal(err)
 	}
 	p := probeSim(t, h, manifestName("uid"), true)
 	if p.RootExists {
 		t.Fatal("probe says the root exists")
 	}
-	d := decideStop(p, componentsInput{Host: "vobox1", Root: simDiracRoot})
+	d := decideStop(p, componentsInput{Host: "vobox1", Root: hostsim.DiracRoot})
 	if d.Fail == nil || d.Fail.Reason != "DiracRootMissing" {
 		t.Errorf("decideStop without a root = %+v", d)
 	}
@@ -366,9 +367,9 @@ func TestProbeScriptWaits(t *testing.T) {
 		agent = "WorkloadManagement_SiteDirector"
 		svc   = "Framework_SystemAdministrator"
 	)
-	wait := func(t *testing.T, h *simHost, w hostWait, tick time.Duration) (*hostProbe, time.Duration) {
+	wait := func(t *testing.T, h *hostsim.Host, w hostWait, tick time.Duration) (*hostProbe, time.Duration) {
 		t.Helper()
-		cmd := append(remote.Command{"sh", "-c", probeScript, "vobox-probe", simDiracRoot, manifestName("uid"), "", "", ""}, w.args(tick)...)
+		cmd := append(remote.Command{"sh", "-c", probeScript, "vobox-probe", hostsim.DiracRoot, manifestName("uid"), "", "", ""}, w.args(tick)...)
 		start := time.Now()
 		res := runSim(t, h, cmd)
 		took := time.Since(start)
@@ -386,7 +387,7 @@ func TestProbeScriptWaits(t *testing.T) {
 	}
 	t.Run("already down: at once", func(t *testing.T) {
 		t.Parallel()
-		h := newSimHost(t, "vobox1", false, simComponent{Link: agent, Agent: true, Down: true}, simComponent{Link: svc})
+		h := hostsim.NewHost(t, "vobox1", false, hostsim.Component{Link: agent, Agent: true, Down: true}, hostsim.Component{Link: svc})
 		p, took := wait(t, h, hostWait{Links: []string{agent}, For: 10 * time.Second}, 50*time.Millisecond)
 		if p.State[agent].Running || took > 5*time.Second {
 			t.Errorf("state %+v after %s, want down at once", p.State[agent], took)
@@ -394,11 +395,11 @@ func TestProbeScriptWaits(t *testing.T) {
 	})
 	t.Run("stops during the wait", func(t *testing.T) {
 		t.Parallel()
-		h := newSimHost(t, "vobox1", false, simComponent{Link: agent, Agent: true, Fault: "nostop"}, simComponent{Link: svc})
-		runSim(t, h, remote.Command{"runsvctrl", "d", simDiracRoot + "/startup/" + agent})
+		h := hostsim.NewHost(t, "vobox1", false, hostsim.Component{Link: agent, Agent: true, Fault: "nostop"}, hostsim.Component{Link: svc})
+		runSim(t, h, remote.Command{"runsvctrl", "d", hostsim.DiracRoot + "/startup/" + agent})
 		go func() {
 			time.Sleep(400 * time.Millisecond)
-			_ = os.Remove(h.path("dirac", "runit", "WorkloadManagement", "SiteDirector", "sim-fault"))
+			_ = os.Remove(h.Path("dirac", "runit", "WorkloadManagement", "SiteDirector", "sim-fault"))
 		}()
 		p, took := wait(t, h, hostWait{Links: []string{agent}, For: 20 * time.Second}, 50*time.Millisecond)
 		if p.State[agent].Running || took < 400*time.Millisecond || took > 15*time.Second {
@@ -410,8 +411,8 @@ func TestProbeScriptWaits(t *testing.T) {
 	})
 	t.Run("never stops: the budget", func(t *testing.T) {
 		t.Parallel()
-		h := newSimHost(t, "vobox1", false, simComponent{Link: agent, Agent: true, Fault: "nostop"})
-		runSim(t, h, remote.Command{"runsvctrl", "d", simDiracRoot + "/startup/" + agent})
+		h := hostsim.NewHost(t, "vobox1", false, hostsim.Component{Link: agent, Agent: true, Fault: "nostop"})
+		runSim(t, h, remote.Command{"runsvctrl", "d", hostsim.DiracRoot + "/startup/" + agent})
 		p, took := wait(t, h, hostWait{Links: []string{agent}, For: 700 * time.Millisecond}, 100*time.Millisecond)
 		if !p.State[agent].Running || !p.State[agent].WantDown || took < 700*time.Millisecond {
 			t.Errorf("state %+v after %s, want still stopping after the 700ms budget", p.State[agent], took)
@@ -419,9 +420,9 @@ func TestProbeScriptWaits(t *testing.T) {
 	})
 	t.Run("picked up, then settle", func(t *testing.T) {
 		t.Parallel()
-		h := newSimHost(t, "vobox1", false, simComponent{Link: svc})
+		h := hostsim.NewHost(t, "vobox1", false, hostsim.Component{Link: svc})
 		// A link runsvdir has not picked up yet: no supervise directory.
-		if err := os.RemoveAll(h.path("dirac", "runit", "Framework", "SystemAdministrator", "supervise")); err != nil {
+		if err := os.RemoveAll(h.Path("dirac", "runit", "Framework", "SystemAdministrator", "supervise")); err != nil {
 			t.Fatal(err)
 		}
 		p, took := wait(t, h, hostWait{Up: true, Links: []string{svc}, Settle: 1500 * time.Millisecond, Rest: 0, For: 20 * time.Second}, 50*time.Millisecond)
@@ -431,7 +432,7 @@ func TestProbeScriptWaits(t *testing.T) {
 	})
 	t.Run("running at the first look: rest", func(t *testing.T) {
 		t.Parallel()
-		h := newSimHost(t, "vobox1", false, simComponent{Link: svc})
+		h := hostsim.NewHost(t, "vobox1", false, hostsim.Component{Link: svc})
 		p, took := wait(t, h, hostWait{Up: true, Links: []string{svc}, Settle: 30 * time.Second, Rest: 300 * time.Millisecond, For: 40 * time.Second}, 50*time.Millisecond)
 		if !p.State[svc].Running || took < 300*time.Millisecond || took > 20*time.Second {
 			t.Errorf("state %+v after %s, want running, reported after rest (300ms), not settle (30s)", p.State[svc], took)
@@ -444,14 +445,14 @@ func TestProbeScriptWaits(t *testing.T) {
 // beyond), each command's output and status are told apart, and the first
 // failure ends the session before the next command and the probe.
 func TestStepScript(t *testing.T) {
-	h := newSimHost(t, "vobox1", false, simComponent{Link: "Framework_SystemAdministrator"})
+	h := hostsim.NewHost(t, "vobox1", false, hostsim.Component{Link: "Framework_SystemAdministrator"})
 	odd := []string{"a b", `$(touch /tmp/vobox-pwned) "q' ` + "`x`", "3", "4", "5", "6", "7", "8", "9", "ten", "eleven"}
 	step := func(cmds ...remote.Command) remote.Command {
 		var queued []queuedCommand
 		for _, c := range cmds {
 			queued = append(queued, queuedCommand{step: "Test", cmd: c})
 		}
-		return append(stepCommand(stepScript+probeScript, queued), "--", simDiracRoot, manifestName("uid"), "", "", "")
+		return append(stepCommand(stepScript+probeScript, queued), "--", hostsim.DiracRoot, manifestName("uid"), "", "", "")
 	}
 	res := runSim(t, h, step(append(remote.Command{"printf", `%s\n`}, odd...), remote.Command{"sh", "-c", "echo to-stderr >&2"}))
 	outs, rest := splitStepOutput(res.Stdout)
@@ -477,12 +478,12 @@ func TestStepScript(t *testing.T) {
 		t.Errorf("commands without a probe: %+v, rest %q, exit %d", outs, rest, res.ExitCode)
 	}
 
-	res = runSim(t, h, step(remote.Command{"sh", "-c", "echo no; exit 3"}, remote.Command{"runsvctrl", "d", simDiracRoot + "/startup/Framework_SystemAdministrator"}))
+	res = runSim(t, h, step(remote.Command{"sh", "-c", "echo no; exit 3"}, remote.Command{"runsvctrl", "d", hostsim.DiracRoot + "/startup/Framework_SystemAdministrator"}))
 	outs, rest = splitStepOutput(res.Stdout)
 	if len(outs) != 1 || outs[0].ExitCode != 3 || string(outs[0].Output) != "no\n" || len(rest) != 0 {
 		t.Errorf("after a failing command: %+v, rest %q; want its status 3 and nothing after it", outs, rest)
 	}
-	if h.componentDown(t, "Framework_SystemAdministrator") {
+	if h.ComponentDown(t, "Framework_SystemAdministrator") {
 		t.Error("the command after the failing one ran")
 	}
 }
@@ -499,7 +500,7 @@ func TestSplitStepOutput(t *testing.T) {
 }
 
 func TestWriteManifestScript(t *testing.T) {
-	h := newSimHost(t, "vobox1", false)
+	h := hostsim.NewHost(t, "vobox1", false)
 	name := manifestName("0b5c-uid")
 	m := &manifest{Entries: []manifestEntry{
 		{Name: "Framework_SystemAdministrator", Target: "../runit/Framework/SystemAdministrator", Class: classService, WasUp: true},
@@ -507,7 +508,7 @@ func TestWriteManifestScript(t *testing.T) {
 	}}
 	write := func(m *manifest) {
 		t.Helper()
-		res := runSim(t, h, remote.Command{"sh", "-c", writeManifestScript, "vobox-manifest", simDiracRoot + "/startup-save", name, m.encode()})
+		res := runSim(t, h, remote.Command{"sh", "-c", writeManifestScript, "vobox-manifest", hostsim.DiracRoot + "/startup-save", name, m.encode()})
 		if res.ExitCode != 0 {
 			t.Fatalf("write manifest exited %d: %s", res.ExitCode, res.Stderr)
 		}
@@ -523,7 +524,7 @@ func TestWriteManifestScript(t *testing.T) {
 	if p = probeSim(t, h, name, false); len(p.Manifest.Entries) != 3 {
 		t.Errorf("rewritten manifest has %d entries, want 3", len(p.Manifest.Entries))
 	}
-	entries, _ := os.ReadDir(h.path("dirac", "startup-save"))
+	entries, _ := os.ReadDir(h.Path("dirac", "startup-save"))
 	if len(entries) != 1 || entries[0].Name() != name {
 		t.Errorf("startup-save holds %v, want only the manifest", entries)
 	}
@@ -538,9 +539,9 @@ func TestWriteManifestScript(t *testing.T) {
 }
 
 func TestMoveLinksScript(t *testing.T) {
-	h := newSimHost(t, "vobox1", false,
-		simComponent{Link: "A_One"}, simComponent{Link: "A_Two"}, simComponent{Link: "A_Three"}, simComponent{Link: "A_Four"})
-	save := h.path("dirac", "startup-save")
+	h := hostsim.NewHost(t, "vobox1", false,
+		hostsim.Component{Link: "A_One"}, hostsim.Component{Link: "A_Two"}, hostsim.Component{Link: "A_Three"}, hostsim.Component{Link: "A_Four"})
+	save := h.Path("dirac", "startup-save")
 	if err := os.MkdirAll(save, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -556,7 +557,7 @@ func TestMoveLinksScript(t *testing.T) {
 	if err := os.Symlink("/nonexistent", filepath.Join(save, "A_Four")); err != nil {
 		t.Fatal(err)
 	}
-	res := runSim(t, h, remote.Command{"sh", "-c", moveLinksScript, "vobox-park", simDiracRoot + "/startup", simDiracRoot + "/startup-save",
+	res := runSim(t, h, remote.Command{"sh", "-c", moveLinksScript, "vobox-park", hostsim.DiracRoot + "/startup", hostsim.DiracRoot + "/startup-save",
 		"A_One", "A_Two", "A_Three", "A_Four", "A_Missing"})
 	if res.ExitCode != 0 {
 		t.Fatalf("move exited %d: %s", res.ExitCode, res.Stderr)
@@ -565,11 +566,11 @@ func TestMoveLinksScript(t *testing.T) {
 	if string(res.Stdout) != wantOut {
 		t.Errorf("output = %q, want %q", res.Stdout, wantOut)
 	}
-	if got := h.links(t, "startup"); !reflect.DeepEqual(got, map[string]string{
+	if got := h.Links(t, "startup"); !reflect.DeepEqual(got, map[string]string{
 		"A_Two": "../runit/A/Two", "A_Three": "../runit/A/Three", "A_Four": "../runit/A/Four"}) {
 		t.Errorf("startup = %v", got)
 	}
-	if got := h.links(t, "startup-save"); !reflect.DeepEqual(got, map[string]string{
+	if got := h.Links(t, "startup-save"); !reflect.DeepEqual(got, map[string]string{
 		"A_One": "../runit/A/One", "A_Two": "../runit/Other/Two", "A_Four": "/nonexistent"}) {
 		t.Errorf("startup-save = %v", got)
 	}
@@ -577,32 +578,32 @@ func TestMoveLinksScript(t *testing.T) {
 		t.Errorf("a link was moved into the directory A_Three: %v", entries)
 	}
 	// Moving back restores the link; a second run moves nothing.
-	back := remote.Command{"sh", "-c", moveLinksScript, "vobox-restore", simDiracRoot + "/startup-save", simDiracRoot + "/startup", "A_One"}
+	back := remote.Command{"sh", "-c", moveLinksScript, "vobox-restore", hostsim.DiracRoot + "/startup-save", hostsim.DiracRoot + "/startup", "A_One"}
 	if res = runSim(t, h, back); string(res.Stdout) != "moved\tA_One\n" {
 		t.Errorf("restore output = %q", res.Stdout)
 	}
 	if res = runSim(t, h, back); string(res.Stdout) != "exists\tA_One\n" || res.ExitCode != 0 {
 		t.Errorf("second restore output = %q, exit %d", res.Stdout, res.ExitCode)
 	}
-	if got := h.links(t, "startup")["A_One"]; got != "../runit/A/One" {
+	if got := h.Links(t, "startup")["A_One"]; got != "../runit/A/One" {
 		t.Errorf("restored link points to %q", got)
 	}
 }
 
 func TestJournalScript(t *testing.T) {
-	in := databaseInput{Host: "db1", MysqlServer: simMysqlServer, JournalFrom: simJournalFrom, JournalTo: simJournalTo}
-	move := remote.Command{"sh", "-c", journalScript, "vobox-journal", simJournalFrom, simJournalTo}
-	stopped := func(t *testing.T, h *simHost) *hostProbe {
+	in := databaseInput{Host: "db1", MysqlServer: hostsim.MysqlServer, JournalFrom: hostsim.JournalFrom, JournalTo: hostsim.JournalTo}
+	move := remote.Command{"sh", "-c", journalScript, "vobox-journal", hostsim.JournalFrom, hostsim.JournalTo}
+	stopped := func(t *testing.T, h *hostsim.Host) *hostProbe {
 		t.Helper()
-		_ = os.Remove(h.path("state", "mysqld.running"))
+		_ = os.Remove(h.Path("state", "mysqld.running"))
 		return probeSim(t, h, manifestName("uid"), true)
 	}
-	checkMoved := func(t *testing.T, h *simHost) {
+	checkMoved := func(t *testing.T, h *hostsim.Host) {
 		t.Helper()
-		if got := h.journal(t); got != "link:"+h.path("home", "mysql-log") {
+		if got := h.Journal(t); got != "link:"+h.Path("home", "mysql-log") {
 			t.Fatalf("journal = %s, want a link to the destination", got)
 		}
-		if b, err := os.ReadFile(h.path("home", "mysql-log", "ib_logfile0")); err != nil || string(b) != "journal" {
+		if b, err := os.ReadFile(h.Path("home", "mysql-log", "ib_logfile0")); err != nil || string(b) != "journal" {
 			t.Fatalf("journal content at the destination: %q, %v", b, err)
 		}
 		if d := decideStopDatabase(stopped(t, h), in); !d.Done {
@@ -611,7 +612,7 @@ func TestJournalScript(t *testing.T) {
 	}
 
 	t.Run("fresh move, then idempotent", func(t *testing.T) {
-		h := newSimHost(t, "db1", true)
+		h := hostsim.NewHost(t, "db1", true)
 		d := decideStopDatabase(stopped(t, h), in)
 		if d.Step != "MoveJournal" {
 			t.Fatalf("decision = %+v, want MoveJournal", d)
@@ -624,8 +625,8 @@ func TestJournalScript(t *testing.T) {
 		}
 	})
 	t.Run("resumes after a crash between mv and ln", func(t *testing.T) {
-		h := newSimHost(t, "db1", true)
-		if err := os.Rename(h.path("mysql", "log"), h.path("home", "mysql-log")); err != nil {
+		h := hostsim.NewHost(t, "db1", true)
+		if err := os.Rename(h.Path("mysql", "log"), h.Path("home", "mysql-log")); err != nil {
 			t.Fatal(err)
 		}
 		if d := decideStopDatabase(stopped(t, h), in); d.Step != "MoveJournal" {
@@ -637,8 +638,8 @@ func TestJournalScript(t *testing.T) {
 		checkMoved(t, h)
 	})
 	t.Run("both directories: nothing moved", func(t *testing.T) {
-		h := newSimHost(t, "db1", true)
-		if err := os.MkdirAll(h.path("home", "mysql-log"), 0o755); err != nil {
+		h := hostsim.NewHost(t, "db1", true)
+		if err := os.MkdirAll(h.Path("home", "mysql-log"), 0o755); err != nil {
 			t.Fatal(err)
 		}
 		if d := decideStopDatabase(stopped(t, h), in); d.Fail == nil || d.Fail.Reason != "JournalConflict" {
@@ -648,20 +649,20 @@ func TestJournalScript(t *testing.T) {
 		if res := runSim(t, h, move); res.ExitCode != 0 {
 			t.Fatalf("journal script exited %d: %s", res.ExitCode, res.Stderr)
 		}
-		if h.journal(t) != "dir" {
-			t.Errorf("journal = %s, want it left in place", h.journal(t))
+		if h.Journal(t) != "dir" {
+			t.Errorf("journal = %s, want it left in place", h.Journal(t))
 		}
-		if _, err := os.Stat(h.path("home", "mysql-log", "log")); err == nil {
+		if _, err := os.Stat(h.Path("home", "mysql-log", "log")); err == nil {
 			t.Error("the journal was moved into the existing destination")
 		}
 	})
 }
 
 func TestLogScanScript(t *testing.T) {
-	h := newSimHost(t, "vobox1", false, simComponent{Link: "WorkloadManagement_JobMonitoring"}, simComponent{Link: "Framework_Monitoring"})
+	h := hostsim.NewHost(t, "vobox1", false, hostsim.Component{Link: "WorkloadManagement_JobMonitoring"}, hostsim.Component{Link: "Framework_Monitoring"})
 	write := func(link, content string) {
 		sys, comp, _ := strings.Cut(link, "_")
-		if err := os.WriteFile(h.path("dirac", "runit", sys, comp, "log", "current"), []byte(content), 0o644); err != nil {
+		if err := os.WriteFile(h.Path("dirac", "runit", sys, comp, "log", "current"), []byte(content), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -683,7 +684,7 @@ func TestLogScanScript(t *testing.T) {
 
 	since := time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC)
 	items := []scanItem{{Link: "WorkloadManagement_JobMonitoring", Since: since}, {Link: "Framework_Monitoring", Since: since}, {Link: "No_Log", Since: since}}
-	res := runSim(t, h, logScanCommand(simDiracRoot, []string{" ERROR: ", " FATAL: ", "Traceback"}, items))
+	res := runSim(t, h, logScanCommand(hostsim.DiracRoot, []string{" ERROR: ", " FATAL: ", "Traceback"}, items))
 	if res.ExitCode != 0 {
 		t.Fatalf("scan exited %d: %s", res.ExitCode, res.Stderr)
 	}
@@ -705,21 +706,21 @@ func TestLogScanScript(t *testing.T) {
 
 	// A continuation line belongs to the line before it: a traceback under
 	// an in-window line is found even by a pattern of its own lines only.
-	res = runSim(t, h, logScanCommand(simDiracRoot, []string{`File "x.py"`}, items[:1]))
+	res = runSim(t, h, logScanCommand(hostsim.DiracRoot, []string{`File "x.py"`}, items[:1]))
 	if got := parseFindings(res.Stdout); len(got) != 1 || !strings.Contains(got[0], `File "x.py", line 3`) {
 		t.Errorf("continuation findings = %q", got)
 	}
 	// A later start: only what follows it.
-	res = runSim(t, h, logScanCommand(simDiracRoot, []string{" ERROR: ", " FATAL: ", "Traceback"},
+	res = runSim(t, h, logScanCommand(hostsim.DiracRoot, []string{" ERROR: ", " FATAL: ", "Traceback"},
 		[]scanItem{{Link: "WorkloadManagement_JobMonitoring", Since: since.Add(4 * time.Second)}}))
 	if got := parseFindings(res.Stdout); len(got) != 1 || !strings.Contains(got[0], "FATAL: dying") {
 		t.Errorf("findings since 10:00:04 = %q", got)
 	}
 	// No pattern finds nothing; a clean window finds nothing.
-	if res = runSim(t, h, logScanCommand(simDiracRoot, nil, items)); len(parseFindings(res.Stdout)) != 0 || res.ExitCode != 0 {
+	if res = runSim(t, h, logScanCommand(hostsim.DiracRoot, nil, items)); len(parseFindings(res.Stdout)) != 0 || res.ExitCode != 0 {
 		t.Errorf("no pattern: %q, exit %d", res.Stdout, res.ExitCode)
 	}
-	res = runSim(t, h, logScanCommand(simDiracRoot, []string{" ERROR: "}, []scanItem{{Link: "Framework_Monitoring", Since: since.Add(time.Hour)}}))
+	res = runSim(t, h, logScanCommand(hostsim.DiracRoot, []string{" ERROR: "}, []scanItem{{Link: "Framework_Monitoring", Since: since.Add(time.Hour)}}))
 	if got := parseFindings(res.Stdout); len(got) != 0 {
 		t.Errorf("findings after the last line = %q", got)
 	}
@@ -732,23 +733,23 @@ func TestLogScanScript(t *testing.T) {
 		if err != nil {
 			continue
 		}
-		if err := os.WriteFile(h.path("bin", "awk"), []byte("#!/bin/sh\nexec "+path+" \"$@\"\n"), 0o755); err != nil {
+		if err := os.WriteFile(h.Path("bin", "awk"), []byte("#!/bin/sh\nexec "+path+" \"$@\"\n"), 0o755); err != nil {
 			t.Fatal(err)
 		}
 		for _, p := range []string{"-e", "a.b", "[y]", "-f", `C:\tmp`, "$HOME", `"q"`} {
-			res = runSim(t, h, logScanCommand(simDiracRoot, []string{p}, []scanItem{{Link: "Framework_Monitoring", Since: since}}))
+			res = runSim(t, h, logScanCommand(hostsim.DiracRoot, []string{p}, []scanItem{{Link: "Framework_Monitoring", Since: since}}))
 			if got := parseFindings(res.Stdout); len(got) != 1 {
 				t.Errorf("%s: pattern %q: findings %q, stderr %q", awk, p, got, res.Stderr)
 			}
 		}
-		if res = runSim(t, h, logScanCommand(simDiracRoot, []string{`C:\\tmp`, "C:\ttmp"}, []scanItem{{Link: "Framework_Monitoring", Since: since}})); len(parseFindings(res.Stdout)) != 0 {
+		if res = runSim(t, h, logScanCommand(hostsim.DiracRoot, []string{`C:\\tmp`, "C:\ttmp"}, []scanItem{{Link: "Framework_Monitoring", Since: since}})); len(parseFindings(res.Stdout)) != 0 {
 			t.Errorf("%s: a backslash in a pattern was interpreted: %q", awk, parseFindings(res.Stdout))
 		}
 	}
-	if err := os.Remove(h.path("bin", "awk")); err != nil && !os.IsNotExist(err) {
+	if err := os.Remove(h.Path("bin", "awk")); err != nil && !os.IsNotExist(err) {
 		t.Fatal(err)
 	}
-	res = runSim(t, h, logScanCommand(simDiracRoot, []string{"a?b"}, []scanItem{{Link: "Framework_Monitoring", Since: since}}))
+	res = runSim(t, h, logScanCommand(hostsim.DiracRoot, []string{"a?b"}, []scanItem{{Link: "Framework_Monitoring", Since: since}}))
 	if got := parseFindings(res.Stdout); len(got) != 0 {
 		t.Errorf("pattern a?b matched as a regular expression: %q", got)
 	}

@@ -1,4 +1,8 @@
-package controllers
+// Package hostsim simulates VOBox hosts for tests: it runs the operator's
+// real commands and scripts with os/exec, each host in a temporary
+// directory of its own, so that the procedure's script tests and the
+// controller's envtest suite both assert on a host's resulting state.
+package hostsim
 
 import (
 	"bufio"
@@ -21,21 +25,22 @@ import (
 )
 
 // The host simulator runs the controller's real commands and scripts with
-// os/exec, each host in a temporary directory of its own. Paths under simRoot
+// os/exec, each host in a temporary directory of its own. Paths under Root
 // in an argv are rewritten to the host's directory, and the host's bin/ comes
 // first on PATH with small shell versions of what a VOBox has: runit 1.x's
 // runsvstat and runsvctrl, a runsvdir that picks up and drops links, ps,
 // sms and mysql.server. Everything they change is a file, so tests assert on
 // the host's state (links, supervise state, events), not on the commands.
 
-// simRoot is the fake absolute prefix of every path the intervention names.
-const simRoot = "/vbsim"
+// Root is the fake absolute prefix of every path the intervention names.
+const Root = "/vbsim"
 
+// The paths of a simulated host, as the intervention names them.
 const (
-	simDiracRoot   = simRoot + "/dirac"
-	simMysqlServer = simRoot + "/mysql/mysql.server"
-	simJournalFrom = simRoot + "/mysql/log"
-	simJournalTo   = simRoot + "/home/mysql-log"
+	DiracRoot   = Root + "/dirac"
+	MysqlServer = Root + "/mysql/mysql.server"
+	JournalFrom = Root + "/mysql/log"
+	JournalTo   = Root + "/home/mysql-log"
 )
 
 // simEventPrologue appends "nanos kind subject" lines to the host's event log.
@@ -181,8 +186,8 @@ status)
 esac
 `
 
-// simComponent is one DIRAC component of a simulated host.
-type simComponent struct {
+// Component is one DIRAC component of a simulated host.
+type Component struct {
 	// Link is System_Component, e.g. WorkloadManagement_JobMonitoring.
 	Link string
 	// Agent makes its run script exec dirac-agent.
@@ -194,58 +199,60 @@ type simComponent struct {
 	Fault string
 }
 
-// simHost is one simulated VOBox.
-type simHost struct {
+// Host is one simulated VOBox.
+type Host struct {
 	name string
 	dir  string
-	db   bool
+	// DB is a database host (mysql.server, mysqld, the InnoDB journal).
+	DB bool
 
-	mu       sync.Mutex // one command at a time, like runsvdir's scan
-	commands atomic.Int64
+	mu sync.Mutex // one command at a time, like runsvdir's scan
+	// Commands counts the commands (SSH sessions) run on the host.
+	Commands atomic.Int64
 }
 
-// newSimHost builds a host with its components running, their links in
+// NewHost builds a host with its components running, their links in
 // startup, and, for a database host, mysqld running and the InnoDB journal in
 // place.
-func newSimHost(t testing.TB, name string, db bool, comps ...simComponent) *simHost {
+func NewHost(t testing.TB, name string, db bool, comps ...Component) *Host {
 	t.Helper()
-	h := &simHost{name: name, dir: t.TempDir(), db: db}
+	h := &Host{name: name, dir: t.TempDir(), DB: db}
 	must := func(err error) {
 		t.Helper()
 		if err != nil {
 			t.Fatalf("sim host %s: %v", name, err)
 		}
 	}
-	must(os.MkdirAll(h.path("bin"), 0o755))
+	must(os.MkdirAll(h.Path("bin"), 0o755))
 	for tool, script := range simTools {
-		must(os.WriteFile(h.path("bin", tool), []byte(script), 0o755))
+		must(os.WriteFile(h.Path("bin", tool), []byte(script), 0o755))
 	}
-	must(os.MkdirAll(h.path("dirac", "startup"), 0o755))
-	must(os.MkdirAll(h.path("dirac", "runit"), 0o755))
-	must(os.MkdirAll(h.path("state"), 0o755))
-	must(os.MkdirAll(h.path("home"), 0o755))
-	must(os.MkdirAll(h.path("mysql"), 0o755))
+	must(os.MkdirAll(h.Path("dirac", "startup"), 0o755))
+	must(os.MkdirAll(h.Path("dirac", "runit"), 0o755))
+	must(os.MkdirAll(h.Path("state"), 0o755))
+	must(os.MkdirAll(h.Path("home"), 0o755))
+	must(os.MkdirAll(h.Path("mysql"), 0o755))
 	if db {
-		must(os.WriteFile(h.path("mysql", "mysql.server"), []byte(simMysqlScript), 0o755))
-		must(os.MkdirAll(h.path("mysql", "log"), 0o755))
-		must(os.WriteFile(h.path("mysql", "log", "ib_logfile0"), []byte("journal"), 0o644))
-		must(os.WriteFile(h.path("state", "mysqld.running"), nil, 0o644))
+		must(os.WriteFile(h.Path("mysql", "mysql.server"), []byte(simMysqlScript), 0o755))
+		must(os.MkdirAll(h.Path("mysql", "log"), 0o755))
+		must(os.WriteFile(h.Path("mysql", "log", "ib_logfile0"), []byte("journal"), 0o644))
+		must(os.WriteFile(h.Path("state", "mysqld.running"), nil, 0o644))
 	}
 	for _, c := range comps {
-		h.addComponent(t, c)
+		h.AddComponent(t, c)
 	}
 	return h
 }
 
-// addComponent installs a component, running (or down) for 100 seconds, with
+// AddComponent installs a component, running (or down) for 100 seconds, with
 // an old error in its log that no scan of a new start may report.
-func (h *simHost) addComponent(t testing.TB, c simComponent) {
+func (h *Host) AddComponent(t testing.TB, c Component) {
 	t.Helper()
 	sys, comp, ok := strings.Cut(c.Link, "_")
 	if !ok {
 		t.Fatalf("component link %q is not System_Component", c.Link)
 	}
-	dir := h.path("dirac", "runit", sys, comp)
+	dir := h.Path("dirac", "runit", sys, comp)
 	if err := os.MkdirAll(filepath.Join(dir, "log"), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -270,20 +277,21 @@ func (h *simHost) addComponent(t testing.TB, c simComponent) {
 			t.Fatal(err)
 		}
 	}
-	if err := os.Symlink("../runit/"+sys+"/"+comp, h.path("dirac", "startup", c.Link)); err != nil {
+	if err := os.Symlink("../runit/"+sys+"/"+comp, h.Path("dirac", "startup", c.Link)); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func (h *simHost) path(elem ...string) string {
+// Path is a path inside the host's directory.
+func (h *Host) Path(elem ...string) string {
 	return filepath.Join(append([]string{h.dir}, elem...)...)
 }
 
-// setFault sets or clears a component's fault.
-func (h *simHost) setFault(t testing.TB, link, fault string) {
+// SetFault sets or clears a component's fault.
+func (h *Host) SetFault(t testing.TB, link, fault string) {
 	t.Helper()
 	sys, comp, _ := strings.Cut(link, "_")
-	f := h.path("dirac", "runit", sys, comp, "sim-fault")
+	f := h.Path("dirac", "runit", sys, comp, "sim-fault")
 	if fault == "" {
 		_ = os.Remove(f)
 		return
@@ -293,28 +301,28 @@ func (h *simHost) setFault(t testing.TB, link, fault string) {
 	}
 }
 
-// run executes one command the way sshd would, on this host.
-func (h *simHost) run(ctx context.Context, cmd remote.Command) (remote.Result, error) {
+// Run executes one command the way sshd would, on this host.
+func (h *Host) Run(ctx context.Context, cmd remote.Command) (remote.Result, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.commands.Add(1)
+	h.Commands.Add(1)
 	if len(cmd) == 0 {
 		return remote.Result{}, &remote.InvalidRequestError{Field: "command", Msg: "empty"}
 	}
-	env := append(os.Environ(), "PATH="+h.path("bin")+":"+os.Getenv("PATH"), "SIM_DIR="+h.dir)
-	tick := exec.CommandContext(ctx, h.path("bin", "sim-runsvdir"))
+	env := append(os.Environ(), "PATH="+h.Path("bin")+":"+os.Getenv("PATH"), "SIM_DIR="+h.dir)
+	tick := exec.CommandContext(ctx, h.Path("bin", "sim-runsvdir"))
 	tick.Env = env
 	if out, err := tick.CombinedOutput(); err != nil {
 		return remote.Result{}, fmt.Errorf("sim host %s: runsvdir scan failed: %v: %s", h.name, err, out)
 	}
 	argv := make([]string, len(cmd))
 	for i, a := range cmd {
-		argv[i] = strings.ReplaceAll(a, simRoot+"/", h.dir+"/")
+		argv[i] = strings.ReplaceAll(a, Root+"/", h.dir+"/")
 	}
 	prog := argv[0]
 	if !strings.Contains(prog, "/") {
-		if _, err := os.Stat(h.path("bin", prog)); err == nil {
-			prog = h.path("bin", prog)
+		if _, err := os.Stat(h.Path("bin", prog)); err == nil {
+			prog = h.Path("bin", prog)
 		}
 	}
 	c := exec.CommandContext(ctx, prog, argv[1:]...)
@@ -324,8 +332,8 @@ func (h *simHost) run(ctx context.Context, cmd remote.Command) (remote.Result, e
 	c.Stdout, c.Stderr = &stdout, &stderr
 	start := time.Now()
 	err := c.Run()
-	// The host sees its own paths as simRoot: map them back.
-	unmap := func(b []byte) []byte { return bytes.ReplaceAll(b, []byte(h.dir+"/"), []byte(simRoot+"/")) }
+	// The host sees its own paths as Root: map them back.
+	unmap := func(b []byte) []byte { return bytes.ReplaceAll(b, []byte(h.dir+"/"), []byte(Root+"/")) }
 	res := remote.Result{Stdout: unmap(stdout.Bytes()), Stderr: unmap(stderr.Bytes()), Duration: time.Since(start)}
 	var exitErr *exec.ExitError
 	switch {
@@ -341,11 +349,11 @@ func (h *simHost) run(ctx context.Context, cmd remote.Command) (remote.Result, e
 	return res, nil
 }
 
-// links returns the links of startup or startup-save, name → target.
-func (h *simHost) links(t testing.TB, dir string) map[string]string {
+// Links returns the links of startup or startup-save, name → target.
+func (h *Host) Links(t testing.TB, dir string) map[string]string {
 	t.Helper()
 	out := map[string]string{}
-	entries, err := os.ReadDir(h.path("dirac", dir))
+	entries, err := os.ReadDir(h.Path("dirac", dir))
 	if errors.Is(err, os.ErrNotExist) {
 		return out
 	}
@@ -356,7 +364,7 @@ func (h *simHost) links(t testing.TB, dir string) map[string]string {
 		if e.Type()&os.ModeSymlink == 0 {
 			continue
 		}
-		target, err := os.Readlink(h.path("dirac", dir, e.Name()))
+		target, err := os.Readlink(h.Path("dirac", dir, e.Name()))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -365,11 +373,11 @@ func (h *simHost) links(t testing.TB, dir string) map[string]string {
 	return out
 }
 
-// svState returns "run", "down", "stopping" or "unsupervised".
-func (h *simHost) svState(t testing.TB, link string) string {
+// SvState returns "run", "down", "stopping" or "unsupervised".
+func (h *Host) SvState(t testing.TB, link string) string {
 	t.Helper()
 	sys, comp, _ := strings.Cut(link, "_")
-	b, err := os.ReadFile(h.path("dirac", "runit", sys, comp, "supervise", "stat"))
+	b, err := os.ReadFile(h.Path("dirac", "runit", sys, comp, "supervise", "stat"))
 	if errors.Is(err, os.ErrNotExist) {
 		return "unsupervised"
 	}
@@ -379,45 +387,48 @@ func (h *simHost) svState(t testing.TB, link string) string {
 	return strings.Fields(string(b))[0]
 }
 
-// componentDown reports whether a component's process is gone.
-func (h *simHost) componentDown(t testing.TB, link string) bool {
-	st := h.svState(t, link)
+// ComponentDown reports whether a component's process is gone.
+func (h *Host) ComponentDown(t testing.TB, link string) bool {
+	st := h.SvState(t, link)
 	return st == "down" || st == "unsupervised"
 }
 
-func (h *simHost) mysqldRunning() bool {
-	_, err := os.Stat(h.path("state", "mysqld.running"))
+// MysqldRunning reports whether the host's mysqld runs.
+func (h *Host) MysqldRunning() bool {
+	_, err := os.Stat(h.Path("state", "mysqld.running"))
 	return err == nil
 }
 
-// journal returns where the InnoDB journal directory is: "dir" in place, or
+// Journal returns where the InnoDB journal directory is: "dir" in place, or
 // "link:<target>".
-func (h *simHost) journal(t testing.TB) string {
+func (h *Host) Journal(t testing.TB) string {
 	t.Helper()
-	fi, err := os.Lstat(h.path("mysql", "log"))
+	fi, err := os.Lstat(h.Path("mysql", "log"))
 	if err != nil {
 		return "none"
 	}
 	if fi.Mode()&os.ModeSymlink != 0 {
-		target, _ := os.Readlink(h.path("mysql", "log"))
+		target, _ := os.Readlink(h.Path("mysql", "log"))
 		return "link:" + target
 	}
 	return "dir"
 }
 
-// simEvent is one line of a host's event log.
-type simEvent struct {
+// Event is one line of a host's event log.
+type Event struct {
 	At      int64
 	Host    string
 	Kind    string
 	Subject string
 }
 
-func (e simEvent) String() string { return e.Host + ":" + e.Kind + ":" + e.Subject }
+// String shows an event as host:kind:subject.
+func (e Event) String() string { return e.Host + ":" + e.Kind + ":" + e.Subject }
 
-func (h *simHost) events(t testing.TB) []simEvent {
+// Events returns the host's event log.
+func (h *Host) Events(t testing.TB) []Event {
 	t.Helper()
-	f, err := os.Open(h.path("events.log"))
+	f, err := os.Open(h.Path("events.log"))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
@@ -425,7 +436,7 @@ func (h *simHost) events(t testing.TB) []simEvent {
 		t.Fatal(err)
 	}
 	defer func() { _ = f.Close() }()
-	var out []simEvent
+	var out []Event
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		fields := strings.Fields(sc.Text())
@@ -433,73 +444,74 @@ func (h *simHost) events(t testing.TB) []simEvent {
 			continue
 		}
 		at, _ := strconv.ParseInt(fields[0], 10, 64)
-		out = append(out, simEvent{At: at, Host: h.name, Kind: fields[1], Subject: fields[2]})
+		out = append(out, Event{At: at, Host: h.name, Kind: fields[1], Subject: fields[2]})
 	}
 	return out
 }
 
-// simCluster is the set of hosts behind one fake executor, by address.
-type simCluster struct {
-	mu    sync.Mutex
-	hosts map[string]*simHost
+// Cluster is the set of hosts behind one fake executor, by address.
+type Cluster struct {
+	mu sync.Mutex
+	// Hosts are the simulated hosts by address.
+	Hosts map[string]*Host
 	// unreachable hosts refuse connections.
 	unreachable map[string]bool
 }
 
-func newSimCluster(hosts ...*simHost) *simCluster {
-	c := &simCluster{hosts: map[string]*simHost{}, unreachable: map[string]bool{}}
+func NewCluster(hosts ...*Host) *Cluster {
+	c := &Cluster{Hosts: map[string]*Host{}, unreachable: map[string]bool{}}
 	for _, h := range hosts {
-		c.hosts[h.name] = h
+		c.Hosts[h.name] = h
 	}
 	return c
 }
 
-// executor is the fake the reconciler gets.
-func (c *simCluster) executor() *remote.Fake {
+// Executor is the fake the reconciler gets.
+func (c *Cluster) Executor() *remote.Fake {
 	return &remote.Fake{RunFunc: func(ctx context.Context, target remote.Target, cmd remote.Command) (remote.Result, error) {
 		if target.Credentials == nil {
 			return remote.Result{}, &remote.InvalidRequestError{Field: "target.credentials", Msg: "nil"}
 		}
 		c.mu.Lock()
-		h, down := c.hosts[target.Address], c.unreachable[target.Address]
+		h, down := c.Hosts[target.Address], c.unreachable[target.Address]
 		c.mu.Unlock()
 		if h == nil || down {
 			return remote.Result{}, &remote.ConnectionError{Host: target.Address + ":22", Op: "dial", Err: errors.New("connect: no route to host")}
 		}
-		return h.run(ctx, cmd)
+		return h.Run(ctx, cmd)
 	}}
 }
 
-// commands counts the commands run on every host.
-func (c *simCluster) commands() int64 {
+// Commands counts the commands run on every host.
+func (c *Cluster) Commands() int64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var n int64
-	for _, h := range c.hosts {
-		n += h.commands.Load()
+	for _, h := range c.Hosts {
+		n += h.Commands.Load()
 	}
 	return n
 }
 
-// events merges the hosts' event logs in time order.
-func (c *simCluster) events(t testing.TB) []simEvent {
+// Events merges the hosts' event logs in time order.
+func (c *Cluster) Events(t testing.TB) []Event {
 	t.Helper()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	var all []simEvent
-	for _, h := range c.hosts {
-		all = append(all, h.events(t)...)
+	var all []Event
+	for _, h := range c.Hosts {
+		all = append(all, h.Events(t)...)
 	}
 	sort.SliceStable(all, func(i, j int) bool { return all[i].At < all[j].At })
 	return all
 }
 
-// inMaintenance reports whether some host recorded host as in maintenance.
-func (c *simCluster) inMaintenance(host string) bool {
+// InMaintenance reports whether some host recorded host as in maintenance.
+func (c *Cluster) InMaintenance(host string) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for _, h := range c.hosts {
-		if _, err := os.Stat(h.path("state", "maintenance", host)); err == nil {
+	for _, h := range c.Hosts {
+		if _, err := os.Stat(h.Path("state", "maintenance", host)); err == nil {
 			return true
 		}
 	}
