@@ -1,20 +1,22 @@
 #!/usr/bin/env bash
-# install-deps.sh installs what the vobox lab (hack/lab) needs on a Debian
-# machine: runit, OpenSSH (server and client), MariaDB (server and client),
-# procps and util-linux. It is idempotent: when everything is installed it
+# install-deps.sh installs what the vobox lab (hack/lab) and the checks need
+# on a Debian machine: runit, OpenSSH (server and client), MariaDB (server
+# and client), procps, util-linux, sudo (the lab's sudoers rules for reboot
+# and the system MariaDB), shellcheck (scripts are linted) and prometheus
+# (for promtool, which checks the alerting rules). It is idempotent: when everything is installed it
 # only checks, and "apt-get update" runs only when a package is missing and
 # the package lists are empty or stale.
 #
 # Usage: sudo hack/install-deps.sh
 #
-# Installing openssh-server or mariadb-server must not leave a system daemon
-# behind: an sshd on 0.0.0.0:22 would take port 22 from every lab host
+# Installing openssh-server, mariadb-server or prometheus must not leave a
+# system daemon behind: an sshd on 0.0.0.0:22 would take port 22 from every lab host
 # (they listen on 127.X.Y.Z:22). Service starts are blocked during the
 # install (policy-rc.d) and any system sshd or MariaDB found running from
 # the packages' init scripts is stopped.
 set -euo pipefail
 
-PACKAGES=(runit openssh-server openssh-client mariadb-server mariadb-client procps util-linux)
+PACKAGES=(runit openssh-server openssh-client mariadb-server mariadb-client procps util-linux sudo shellcheck prometheus)
 
 log() { echo "install-deps: $*" >&2; }
 

@@ -64,6 +64,9 @@ func downLab(p labPaths) (int, error) {
 			return 0, fmt.Errorf("failed to unmount %s: %w", m, err)
 		}
 	}
+	if err := os.Remove(p.sudoersPath()); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return 0, fmt.Errorf("failed to remove the lab's sudoers rule: %w", err)
+	}
 	if err := os.RemoveAll(p.dir); err != nil {
 		return 0, fmt.Errorf("failed to remove %s: %w", p.dir, err)
 	}
@@ -84,7 +87,7 @@ func looksLikeLab(p labPaths) bool {
 
 func onlyLabFiles(ents []os.DirEntry) bool {
 	known := map[string]bool{"bin": true, "id_ed25519": true, "id_ed25519.pub": true, "ledger.log": true,
-		"known_hosts": true, "secret.yaml": true, "intervention.yaml": true}
+		"known_hosts": true, "secret.yaml": true, "intervention.yaml": true, "shared": true}
 	for _, e := range ents {
 		if !known[filepath.Base(e.Name())] {
 			return false

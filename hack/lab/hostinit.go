@@ -1,7 +1,9 @@
 package main
 
 import (
+	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -17,12 +19,15 @@ import (
 	"github.com/vobox-operator/vobox-operator/hack/lab/labstatus"
 )
 
-// spawnInit boots a host: it starts "vobox-lab init" as PID 1 of new mount,
-// PID and UTS namespaces, in its own session, detached from the caller, and
-// records its pid. Killing that pid (from outside) kills every process of
-// the host at once: that is the host's power switch.
+// spawnInit boots a host: it starts the host's power supervisor ("vobox-lab
+// power"), detached in its own session, which starts "vobox-lab init" as PID
+// 1 of new mount, PID and UTS namespaces and records its pid in init.pid.
+// Killing that pid (from outside) kills every process of the host at once:
+// that is the host's power switch. spawnInit returns init's pid once
+// init.pid names a live init.
 func spawnInit(p labPaths, name string) (int, error) {
 	hp := p.host(name)
+	_ = os.Remove(hp.initPid())
 	logf, err := os.OpenFile(hp.bootLog(), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {
 		return 0, err
@@ -33,24 +38,72 @@ func spawnInit(p labPaths, name string) (int, error) {
 		return 0, err
 	}
 	defer devnull.Close()
-	cmd := exec.Command(p.binary(), "init", "--dir", p.dir, "--host", name)
+	cmd := exec.Command(p.binary(), "power", "--dir", p.dir, "--host", name)
 	cmd.Dir = "/"
 	cmd.Env = []string{"PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", "GOMAXPROCS=1", "GOGC=50"}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = devnull, logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Cloneflags: syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWUTS,
-		Setsid:     true,
-	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
-		return 0, fmt.Errorf("failed to start the init of %s: %w", name, err)
+		return 0, fmt.Errorf("failed to start the power supervisor of %s: %w", name, err)
 	}
-	pid := cmd.Process.Pid
+	power := cmd.Process.Pid
 	_ = cmd.Process.Release()
-	if err := writeInitPid(hp.initPid(), pid); err != nil {
-		_ = syscall.Kill(pid, syscall.SIGKILL)
-		return 0, err
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if init, ok := readInit(hp); ok {
+			return init.pid, nil
+		}
+		if gone(power) || time.Now().After(deadline) {
+			_ = syscall.Kill(power, syscall.SIGKILL)
+			return 0, fmt.Errorf("the init of %s did not start (see %s)", name, hp.bootLog())
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
-	return pid, nil
+}
+
+// cmdPower is a host's power supervisor, outside the host: it starts the
+// host's init in new namespaces, records it in init.pid and waits for it.
+// When init exits with initRebootCode (the host's own reboot, through sudo)
+// it boots the host again, with new namespaces and a new boot id, exactly
+// as "lab reboot" does; when init is killed (lab reboot, lab down) it exits.
+func cmdPower(o *options) error {
+	p := labPaths{o.dir}
+	hp := p.host(o.initHost)
+	for {
+		cmd := exec.Command(p.binary(), "init", "--dir", p.dir, "--host", o.initHost)
+		cmd.Dir = "/"
+		cmd.Env = os.Environ()
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = nil, os.Stdout, os.Stderr
+		cmd.SysProcAttr = &syscall.SysProcAttr{
+			Cloneflags: syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWUTS,
+			Setsid:     true,
+		}
+		if err := cmd.Start(); err != nil {
+			return fmt.Errorf("failed to start the init of %s: %w", o.initHost, err)
+		}
+		if err := writeInitPid(hp.initPid(), cmd.Process.Pid); err != nil {
+			_ = cmd.Process.Kill()
+			return err
+		}
+		err := cmd.Wait()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != initRebootCode {
+			return nil
+		}
+		fmt.Fprintf(os.Stderr, "power: %s asked for a reboot\n", o.initHost)
+		// The kernel is still killing the rest of the old PID namespace;
+		// sshd retries its bind and MariaDB its lock meanwhile.
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// newBootID is a random UUID (version 4), the form of the kernel's boot_id.
+func newBootID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
 
 // cmdInit is PID 1 of a host. It makes the host's filesystem view (its own
@@ -78,7 +131,12 @@ func cmdInit(o *options) error {
 	if err != nil {
 		return err
 	}
-	if err := setupHostFS(p, hp, cfg.Name); err != nil {
+	// A new boot id for this boot, bound over the kernel's in setupHostFS.
+	bootID := newBootID()
+	if err := os.WriteFile(hp.bootID(), []byte(bootID+"\n"), 0o444); err != nil {
+		return fmt.Errorf("failed to write the boot id: %w", err)
+	}
+	if err := setupHostFS(p, hp, cfg); err != nil {
 		return fmt.Errorf("failed to set up the filesystem of %s: %w", cfg.Name, err)
 	}
 	if err := syscall.Sethostname([]byte(cfg.Name)); err != nil {
@@ -90,7 +148,7 @@ func cmdInit(o *options) error {
 			fmt.Fprintf(os.Stderr, "init: failed to log an event: %v\n", err)
 		}
 	}
-	ev(labstatus.EventBoot, cfg.Name, "")
+	ev(labstatus.EventBoot, cfg.Name, "bootId="+bootID)
 
 	r := newReaper()
 	env := []string{"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=" + diracHome, "USER=" + labUser,
@@ -155,17 +213,31 @@ func cmdInit(o *options) error {
 		ev(labstatus.EventRunsvdirStart, "runsvdir", fmt.Sprintf("pid=%d", pid))
 	}
 
-	if cfg.Database {
+	switch {
+	case cfg.Database && cfg.Profile.MySQL == labstatus.MySQLSystem:
+		// The system's MariaDB, started by the boot as systemd would, as root.
+		if _, _, err := r.start(labMysqldPath, []string{labMysqldPath, "start"},
+			[]string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8"},
+			&syscall.SysProcAttr{Setsid: true}, "/"); err != nil {
+			fmt.Fprintf(os.Stderr, "init: failed to run lab-mysqld start: %v\n", err)
+		}
+	case cfg.Database:
 		// The host's boot scripts start MariaDB, as /etc/init.d would.
 		if _, _, err := r.start(mysqlServerPath, []string{mysqlServerPath, "start"}, env, asUser, diracRoot); err != nil {
 			fmt.Fprintf(os.Stderr, "init: failed to run mysql.server start: %v\n", err)
 		}
 	}
 
-	usr1 := make(chan os.Signal, 1)
-	signal.Notify(usr1, syscall.SIGUSR1)
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGUSR1, syscall.SIGUSR2)
 	signal.Ignore(syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGPIPE)
-	for range usr1 {
+	for s := range sig {
+		if s == syscall.SIGUSR2 {
+			// The host's reboot: give its caller a moment to return, then
+			// end the PID namespace; the power supervisor boots it again.
+			time.Sleep(200 * time.Millisecond)
+			os.Exit(initRebootCode)
+		}
 		startSSHD()
 	}
 	return nil
@@ -173,9 +245,18 @@ func cmdInit(o *options) error {
 
 // lookupAccount returns the lab user's uid and gid.
 func lookupAccount() (account, error) {
-	u, err := user.Lookup(labUser)
+	acct, err := lookupUser(labUser)
 	if err != nil {
 		return account{}, fmt.Errorf("no %s account (lab up creates it): %w", labUser, err)
+	}
+	return acct, nil
+}
+
+// lookupUser returns an account's uid and gid.
+func lookupUser(name string) (account, error) {
+	u, err := user.Lookup(name)
+	if err != nil {
+		return account{}, err
 	}
 	uid, err := strconv.Atoi(u.Uid)
 	if err != nil {
@@ -190,20 +271,22 @@ func lookupAccount() (account, error) {
 
 // setupHostFS builds the host's view of the filesystem in its new mount
 // namespace. Nothing propagates back to the machine.
-func setupHostFS(p labPaths, hp hostPaths, name string) error {
-	steps := []struct {
+func setupHostFS(p labPaths, hp hostPaths, cfg hostConfig) error {
+	type step struct {
 		what string
 		fn   func() error
-	}{
+	}
+	steps := []step{
 		{"make / private", func() error { return syscall.Mount("", "/", "", syscall.MS_REC|syscall.MS_PRIVATE, "") }},
 		{"mount /proc", func() error {
 			return syscall.Mount("proc", "/proc", "proc", syscall.MS_NOSUID|syscall.MS_NODEV|syscall.MS_NOEXEC, "")
 		}},
+		{"bind the boot id", func() error { return bind(hp.bootID(), bootIDPath, true) }},
 		{"mount /run", func() error {
 			return syscall.Mount("tmpfs", "/run", "tmpfs", syscall.MS_NOSUID|syscall.MS_NODEV, "mode=755,size=16m")
 		}},
 		{"create /run dirs", func() error {
-			for _, d := range []string{"/run/sshd", inHostHostDir, "/run/lock"} {
+			for _, d := range []string{"/run/sshd", inHostHostDir, inHostSharedDir, "/run/lock"} {
 				if err := os.MkdirAll(d, 0o755); err != nil {
 					return err
 				}
@@ -212,9 +295,32 @@ func setupHostFS(p labPaths, hp hostPaths, name string) error {
 		}},
 		{"bind the host folder", func() error { return bind(hp.dir, inHostHostDir, false) }},
 		{"bind the ledger", func() error { return bind(p.ledger(), inHostLedger, false) }},
+		{"bind the shared folder", func() error { return bind(p.sharedDir(), inHostSharedDir, false) }},
 		{"bind /opt/dirac", func() error { return bind(hp.optDirac(), diracRoot, false) }},
 		{"bind /home/dirac", func() error { return bind(hp.homeDirac(), diracHome, false) }},
 		{"bind /usr/local/bin", func() error { return bind(p.toolsDir(), inHostToolsDir, true) }},
+		{"bind /usr/local/sbin", func() error { return bind(p.localSbinDir(), inHostLocalSbin, true) }},
+		{"lay bin/sbin over /usr/sbin", func() error {
+			return syscall.Mount("overlay", inHostSbin, "overlay", syscall.MS_RDONLY,
+				"lowerdir="+p.sbinDir()+":"+inHostSbin)
+		}},
+		{"bind /etc/hosts", func() error { return bind(hp.etcHosts(), "/etc/hosts", true) }},
+	}
+	if cfg.Database && cfg.Profile.MySQL == labstatus.MySQLSystem {
+		steps = append(steps,
+			step{"bind /var/lib/mysql", func() error { return bind(hp.varLibMysql(), "/var/lib/mysql", false) }},
+			step{"bind /etc/mysql/my.cnf", func() error { return bind(hp.etcMyCnf(), "/etc/mysql/my.cnf", true) }})
+	}
+	if cfg.Profile.Runit == labstatus.RunitSV {
+		steps = append(steps, step{"wrap /usr/bin/sv", func() error {
+			if err := os.WriteFile(svReal, nil, 0o755); err != nil {
+				return err
+			}
+			if err := bind("/usr/bin/sv", svReal, true); err != nil {
+				return err
+			}
+			return bind(p.binary(), "/usr/bin/sv", true)
+		}})
 	}
 	for _, s := range steps {
 		if err := s.fn(); err != nil {

@@ -65,6 +65,12 @@ func (h hostPaths) initPid() string    { return filepath.Join(h.dir, "init.pid")
 func (h hostPaths) bootLog() string    { return filepath.Join(h.dir, "boot.log") }
 func (h hostPaths) hostJSON() string   { return filepath.Join(h.dir, "host.json") }
 func (h hostPaths) frozen() string     { return filepath.Join(h.dir, "frozen") }
+func (h hostPaths) bootID() string     { return filepath.Join(h.dir, "boot_id") }
+func (h hostPaths) etcHosts() string   { return filepath.Join(h.dir, "etc-hosts") }
+func (h hostPaths) etcMyCnf() string   { return filepath.Join(h.dir, "etc-mysql-my.cnf") }
+func (h hostPaths) varLibMysql() string {
+	return filepath.Join(h.dir, "var-lib-mysql")
+}
 
 // inside maps a path inside the host (/opt/dirac/…, /home/dirac/…) to the
 // host folder outside.

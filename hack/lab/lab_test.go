@@ -828,7 +828,7 @@ func faultBreakAgent(t *testing.T, l *testLab) {
 	if c := componentState(t, l, host, agent, labstatus.StateRun, time.Second); c.Want != "down" {
 		t.Errorf("nostop agent: %+v", c)
 	}
-	if out := l.mustSSH(host, "tail -n 5 "+link+"/log/current"); !strings.Contains(out, "stop_agent found: ignoring it") {
+	if out := l.mustSSH(host, "grep 'Found StopAgent file' "+link+"/log/current"); !strings.Contains(out, "Found StopAgent file for agent WorkloadManagement/SiteDirector: ignoring it") {
 		t.Errorf("agent log:\n%s", out)
 	}
 	l.mustSSH(host, "runsvctrl k "+link)

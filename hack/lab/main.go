@@ -19,13 +19,17 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/vobox-operator/vobox-operator/hack/lab/labstatus"
 )
 
 // usageText is printed by "lab help" and on a usage error.
 const usageText = `usage: lab [--dir DIR] VERB [flags] [args]
 
 Verbs:
-  up --topology seed | --hosts N  [--net 127.1] [--agent-cycle 2s] [--timeout D] [--keep-on-failure]
+  up --topology seed | --hosts N  [--net 127.1] [--timeout D] [--keep-on-failure]
+     [--dirac v8|v9] [--runit local|sbin|sv] [--mysql dirac|system]
+     [--agent-cycle 2s] [--agent-work D] [--noise auto|on|off]
   down
   status [--json] [--events N] [--no-ssh]
   events HOST [--json] [--kind KIND]
@@ -38,6 +42,7 @@ Verbs:
   rekey HOST              new host key; sshd restarted, connections dropped;
                           known_hosts and secret.yaml are rewritten
   break HOST COMPONENT errors|nostop|slowstop=N|none
+  rotate HOST [COMPONENT...]  make svlogd rotate log/current now (@*.s files)
   ssh HOST [COMMAND...]   log in as the lab user with the lab's key
 
 Global flags (before or after the verb):
@@ -49,6 +54,8 @@ var toolNames = map[string]func(args []string) int{
 	"runsvctrl": toolRunsvctrl,
 	"runsvstat": toolRunsvstat,
 	"sms":       toolSMS,
+	"reboot":    toolReboot,
+	"sv":        toolSV,
 }
 
 func main() {
@@ -79,6 +86,11 @@ type options struct {
 	topology       string
 	hosts          int
 	agentCycle     time.Duration
+	agentWork      time.Duration
+	dirac          string
+	runit          string
+	mysql          string
+	noise          string
 	timeout        time.Duration
 	keepOnFailure  bool
 	json           bool
@@ -100,7 +112,13 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.StringVar(&o.net, "net", "127.1", "address prefix 127.A: hosts get 127.A.X.Y")
 	fs.StringVar(&o.topology, "topology", "", "seed")
 	fs.IntVar(&o.hosts, "hosts", 0, "scaled topology with N hosts")
-	fs.DurationVar(&o.agentCycle, "agent-cycle", 2*time.Second, "length of an agent's work cycle")
+	fs.DurationVar(&o.agentCycle, "agent-cycle", 2*time.Second, "agents' PollingTime")
+	fs.DurationVar(&o.agentWork, "agent-work", 0, "how long an agent's cycle works (default: half of --agent-cycle)")
+	// TODO(issue 15): the default becomes v9 once the operator reads v9 logs.
+	fs.StringVar(&o.dirac, "dirac", labstatus.DiracV8, "DIRAC release simulated: v8 or v9")
+	fs.StringVar(&o.runit, "runit", labstatus.RunitLocal, "runit tools: local, sbin or sv")
+	fs.StringVar(&o.mysql, "mysql", labstatus.MySQLDirac, "MariaDB layout: dirac or system")
+	fs.StringVar(&o.noise, "noise", "auto", "RPC error and CS-down log lines: on, off, auto (on for v9)")
 	fs.DurationVar(&o.timeout, "timeout", 0, "how long up and reboot wait for the hosts (default scales with the host count)")
 	fs.BoolVar(&o.keepOnFailure, "keep-on-failure", false, "leave a failed lab up for inspection")
 	fs.BoolVar(&o.json, "json", false, "JSON output")
@@ -191,6 +209,10 @@ func run(args []string) error {
 		return cmdBreak(o)
 	case "ssh":
 		return cmdSSH(o)
+	case "rotate":
+		return cmdRotate(o)
+	case "power":
+		return cmdPower(o)
 	case "init":
 		return cmdInit(o)
 	default:

@@ -61,15 +61,25 @@ func hostMyCnf() string {
 		"/opt/dirac/mysql/db/mysql.pid", "/opt/dirac/mysql/db/mysqld.err")
 }
 
+// systemMyCnf is a --mysql system host's /etc/mysql/my.cnf: Debian's paths.
+func systemMyCnf() string {
+	return myCnf("/var/lib/mysql", "/var/lib/mysql", "/run/mysqld/mysqld.sock",
+		"/run/mysqld/mysqld.pid", "/var/lib/mysql/mysqld.err")
+}
+
 // ensureMariaDBTemplate returns a folder holding db/ and log/ initialised by
 // mariadb-install-db for the lab user, building it once per MariaDB version
 // and configuration.
-func ensureMariaDBTemplate(acct account) (string, error) {
+func ensureMariaDBTemplate(acct account, userName string) (string, error) {
 	out, err := exec.Command("/usr/sbin/mariadbd", "--version").Output()
 	if err != nil {
 		return "", fmt.Errorf("failed to run mariadbd --version: %w", err)
 	}
-	sum := sha256.Sum256([]byte(string(out) + hostMyCnf() + fmt.Sprint(acct.uid)))
+	key := string(out) + hostMyCnf() + fmt.Sprint(acct.uid)
+	if userName != labUser {
+		key += userName + " lab-user 2"
+	}
+	sum := sha256.Sum256([]byte(key))
 	final := filepath.Join(templateRoot, "mariadb-"+hex.EncodeToString(sum[:8]))
 	if _, err := os.Stat(filepath.Join(final, "db", "mysql")); err == nil {
 		return final, nil
@@ -103,8 +113,22 @@ func ensureMariaDBTemplate(acct account) (string, error) {
 		filepath.Join(tmp, "mysql.sock"), filepath.Join(tmp, "db", "mysql.pid"), filepath.Join(tmp, "db", "mysqld.err"))), 0o644); err != nil {
 		return "", err
 	}
-	cmd := exec.Command("/usr/bin/mariadb-install-db", "--defaults-file="+cnf, "--user="+labUser,
-		"--auth-root-authentication-method=socket", "--skip-test-db", "--datadir="+filepath.Join(tmp, "db"))
+	args := []string{"--defaults-file=" + cnf, "--user=" + userName,
+		"--auth-root-authentication-method=socket", "--skip-test-db", "--datadir=" + filepath.Join(tmp, "db")}
+	if userName != labUser {
+		// A system MariaDB: the lab user logs in through the socket as
+		// itself, so that "mysqladmin ping" answers cleanly.
+		extra := filepath.Join(tmp, "etc", "lab-user.sql")
+		// The bootstrap runs without grant tables, so no CREATE USER: the
+		// row is written the way mariadb-install-db writes root's.
+		sql := fmt.Sprintf("INSERT INTO mysql.global_priv (Host, User, Priv) VALUES ('localhost', '%s', "+
+			"'{\"access\":0,\"plugin\":\"unix_socket\",\"authentication_string\":\"\"}');\n", labUser)
+		if err := os.WriteFile(extra, []byte(sql), 0o644); err != nil {
+			return "", err
+		}
+		args = append(args, "--extra-file="+extra)
+	}
+	cmd := exec.Command("/usr/bin/mariadb-install-db", args...)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("mariadb-install-db failed: %v\n%s", err, tail(string(out), 2000))
 	}

@@ -29,6 +29,9 @@ var dependencies = []dependency{
 	{"mariadb-client", "/usr/bin/mariadb-admin"},
 	{"procps", "/usr/bin/pgrep"},
 	{"util-linux", "/usr/bin/setsid"},
+	{"util-linux", "/usr/bin/flock"},
+	{"sudo", "/usr/bin/sudo"},
+	{"sudo", "/usr/sbin/visudo"},
 }
 
 // checkRoot fails unless the lab runs as root: it creates namespaces, mounts

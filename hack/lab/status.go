@@ -80,6 +80,9 @@ func hostStatus(p labPaths, h labstatus.LabHost, byNS map[string][]proc, now tim
 	if init, ok := readInit(hp); ok {
 		hs.Booted = true
 		procs = byNS[nsOf(init.pid)]
+		if b, err := os.ReadFile(hp.bootID()); err == nil {
+			hs.BootID = strings.TrimSpace(string(b))
+		}
 	}
 	if _, err := os.Stat(hp.frozen()); err == nil {
 		hs.Frozen = true

@@ -230,3 +230,67 @@ func shellQuote(s string) string {
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
+
+// inLabHost reports whether this process runs inside a lab host: the lab's
+// init is PID 1 and the host folder is mounted. The host's reboot acts only
+// then.
+func inLabHost() bool {
+	if _, err := os.Stat(filepath.Join(inHostHostDir, "host.json")); err != nil {
+		return false
+	}
+	comm, err := os.ReadFile("/proc/1/comm")
+	return err == nil && strings.TrimSpace(string(comm)) == binName
+}
+
+// toolReboot is the host's /sbin/reboot (run as root through sudo): it asks
+// the host's init to end the host (SIGUSR2), and the host's power
+// supervisor boots it again, as "lab reboot" does: new boot id, sshd with
+// the same host key, the startup links started by runsvdir. It returns at
+// once; the caller's SSH session drops a moment later.
+func toolReboot(args []string) int {
+	if !inLabHost() {
+		fmt.Fprintln(os.Stderr, "reboot: not inside a vobox lab host: refusing")
+		return 1
+	}
+	if os.Geteuid() != 0 {
+		fmt.Fprintln(os.Stderr, "reboot: must be root (sudo /sbin/reboot)")
+		return 1
+	}
+	by := os.Getenv("SUDO_USER")
+	if by == "" {
+		by = "root"
+	}
+	host, _ := os.Hostname()
+	hostEvent(labstatus.EventSudo, "reboot", shellJoin(append([]string{"by=" + by}, args...)))
+	hostEvent(labstatus.EventReboot, host, "by="+by)
+	if err := syscall.Kill(1, syscall.SIGUSR2); err != nil {
+		fmt.Fprintf(os.Stderr, "reboot: failed to signal init: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// toolSV is /usr/bin/sv on --runit sv hosts: it logs an sv event (subject:
+// the command, detail: the services) and runs runit 2's own sv.
+func toolSV(args []string) int {
+	var command string
+	var services []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case command == "" && a == "-w" && i+1 < len(args):
+			i++
+		case command == "" && strings.HasPrefix(a, "-") && len(a) > 1:
+		case command == "":
+			command = a
+		default:
+			services = append(services, a)
+		}
+	}
+	if command != "" {
+		hostEvent(labstatus.EventSV, command, strings.Join(services, " "))
+	}
+	err := syscall.Exec(svReal, append([]string{"sv"}, args...), os.Environ())
+	fmt.Fprintf(os.Stderr, "sv: failed to run runit's sv: %v\n", err)
+	return 111
+}

@@ -42,6 +42,21 @@ func cmdUp(o *options) error {
 	if err := validateNet(o.net); err != nil {
 		return err
 	}
+	prof, err := resolveProfile(o)
+	if err != nil {
+		return err
+	}
+	cs := csHostOf(plans)
+	for i := range plans {
+		if prof.Dirac == labstatus.DiracV9 {
+			plans[i].components = v9Components(plans[i].components)
+		}
+		if prof.MySQL == labstatus.MySQLSystem {
+			// The journal move is a /opt/dirac/mysql affair of DIRAC's own
+			// MySQL; a system MariaDB keeps its log with its data.
+			plans[i].innodbMove = false
+		}
+	}
 	p := labPaths{o.dir}
 	for _, f := range []string{p.labJSON(), p.hostsDir()} {
 		if _, err := os.Stat(f); err == nil {
@@ -49,7 +64,7 @@ func cmdUp(o *options) error {
 		}
 	}
 
-	l := &labstatus.Lab{Dir: p.dir, Net: o.net, Topology: topology, User: labUser, Files: labstatus.Files{
+	l := &labstatus.Lab{Dir: p.dir, Net: o.net, Topology: topology, User: labUser, Profile: prof, Files: labstatus.Files{
 		PrivateKey: p.privateKey(), PublicKey: p.publicKey(), KnownHosts: p.knownHosts(),
 		Secret: p.secret(), Intervention: p.intervention(), Ledger: p.ledger(),
 	}}
@@ -107,6 +122,12 @@ func cmdUp(o *options) error {
 	if err := installTools(p); err != nil {
 		return fail(err)
 	}
+	if err := installProfileTools(p, prof); err != nil {
+		return fail(err)
+	}
+	if err := writeSudoers(p); err != nil {
+		return fail(err)
+	}
 	if err := os.WriteFile(p.ledger(), nil, 0o644); err != nil {
 		return fail(err)
 	}
@@ -124,14 +145,23 @@ func cmdUp(o *options) error {
 	template := ""
 	for _, h := range l.Hosts {
 		if h.Database {
-			if template, err = ensureMariaDBTemplate(acct); err != nil {
+			if prof.MySQL == labstatus.MySQLSystem {
+				mysqlAcct, lerr := lookupUser(mysqlUser)
+				if lerr != nil {
+					return fail(fmt.Errorf("--mysql system needs the %s account (Debian's mariadb-server creates it): %w", mysqlUser, lerr))
+				}
+				template, err = ensureMariaDBTemplate(mysqlAcct, mysqlUser)
+			} else {
+				template, err = ensureMariaDBTemplate(acct, labUser)
+			}
+			if err != nil {
 				return fail(err)
 			}
 			break
 		}
 	}
 	if err := parallel(l.Hosts, 8, func(h labstatus.LabHost) error {
-		_, err := provisionHost(p, h, acct, template, o.agentCycle, client.public)
+		_, err := provisionHost(p, h, acct, template, prof, cs, client.public)
 		return err
 	}); err != nil {
 		return fail(fmt.Errorf("failed to create the hosts: %w", err))
@@ -166,8 +196,8 @@ func cmdUp(o *options) error {
 	if err := writeLabJSON(p, l); err != nil {
 		return fail(err)
 	}
-	fmt.Printf("lab up: %d hosts (%s) on %s.0.1-%s in %.1fs (files %.1fs, boot %.1fs)\n", len(l.Hosts), topology,
-		o.net, l.Hosts[len(l.Hosts)-1].Address, time.Since(began).Seconds(), provisioned.Seconds(), (time.Since(began) - provisioned).Seconds())
+	fmt.Printf("lab up: %d hosts (%s, dirac %s, runit %s, mysql %s) on %s.0.1-%s in %.1fs (files %.1fs, boot %.1fs)\n", len(l.Hosts), topology,
+		prof.Dirac, prof.Runit, prof.MySQL, o.net, l.Hosts[len(l.Hosts)-1].Address, time.Since(began).Seconds(), provisioned.Seconds(), (time.Since(began) - provisioned).Seconds())
 	fmt.Printf("  dir          %s\n  key          %s\n  known_hosts  %s\n  secret       %s\n  intervention %s\n  ssh          ssh -i %s -o UserKnownHostsFile=%s -o StrictHostKeyChecking=yes %s@%s\n",
 		p.dir, p.privateKey(), p.knownHosts(), p.secret(), p.intervention(), p.privateKey(), p.knownHosts(), labUser, l.Hosts[0].Address)
 	return nil

@@ -76,6 +76,15 @@ const (
 	// EventSMS: sms was called (subject: its first argument, e.g. set;
 	// detail: the remaining arguments, shell-quoted).
 	EventSMS = "sms"
+	// EventSV: runit 2's sv was called on the host (subject: its command,
+	// e.g. down; detail: the services as given). Hosts of --runit sv only.
+	EventSV = "sv"
+	// EventRotate: "lab rotate" made svlogd rotate log/current (subject:
+	// System_Component).
+	EventRotate = "rotate"
+	// EventSudo: a command the lab user may run as root through sudo
+	// (subject: reboot or lab-mysqld; detail: its arguments).
+	EventSudo = "sudo"
 )
 
 // Event is one line of a host's event log.

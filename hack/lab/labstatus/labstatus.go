@@ -65,8 +65,66 @@ type Lab struct {
 	CreatedAt time.Time `json:"createdAt"`
 	// Files are the generated files, absolute paths.
 	Files Files `json:"files"`
+	// Profile is the DIRAC site layout the hosts simulate (lab up's
+	// --dirac, --runit, --mysql, --agent-cycle, --agent-work, --noise).
+	Profile Profile `json:"profile"`
 	// Hosts in address order.
 	Hosts []LabHost `json:"hosts"`
+}
+
+// DIRAC releases the lab simulates (lab up --dirac): they differ in their
+// log timestamps and in how HTTPS services are run.
+const (
+	// DiracV8 logs "2026-11-30 12:00:01 UTC System/Component LEVEL: message"
+	// and runs every service under its own runit link.
+	DiracV8 = "v8"
+	// DiracV9 logs "2026-11-30T12:00:01,123456Z System/Component LEVEL:
+	// message", runs the Configuration Server with tornado-start-CS and the
+	// HTTPS services under one Tornado_Tornado link (tornado-start-all).
+	DiracV9 = "v9"
+)
+
+// Where the runit 1.x tools are (lab up --runit).
+const (
+	// RunitLocal: runsvctrl and runsvstat in /usr/local/bin, on the PATH of
+	// an SSH session.
+	RunitLocal = "local"
+	// RunitSbin: runsvctrl and runsvstat only in /sbin, which a non-login
+	// SSH session's PATH does not hold.
+	RunitSbin = "sbin"
+	// RunitSV: no runsvctrl or runsvstat; only runit 2's sv (/usr/bin/sv).
+	RunitSV = "sv"
+)
+
+// How a Database host runs MariaDB (lab up --mysql).
+const (
+	// MySQLDirac: mariadbd runs as the lab user, controlled by
+	// /opt/dirac/pro/mysql/share/mysql/mysql.server (DIRAC v6 layout).
+	MySQLDirac = "dirac"
+	// MySQLSystem: mariadbd runs as the mysql account with Debian's paths
+	// (/var/lib/mysql, /run/mysqld/mysqld.sock); the lab user controls it
+	// only through sudo: sudo /usr/local/sbin/lab-mysqld start|stop.
+	MySQLSystem = "system"
+)
+
+// Profile is the site layout of a lab's hosts.
+type Profile struct {
+	// Dirac is DiracV8 or DiracV9.
+	Dirac string `json:"dirac"`
+	// Runit is RunitLocal, RunitSbin or RunitSV.
+	Runit string `json:"runit"`
+	// MySQL is MySQLDirac or MySQLSystem.
+	MySQL string `json:"mysql"`
+	// AgentCycle is the agents' PollingTime, e.g. "2s".
+	AgentCycle string `json:"agentCycle"`
+	// AgentWork is how long an agent's cycle works, during which it does
+	// not look at stop_agent, e.g. "1s".
+	AgentWork string `json:"agentWork"`
+	// Noise is true when components log what busy real ones do: NOTICE
+	// "Returning response … ERROR: …" lines of failed RPCs, and WARN/ERROR
+	// "Can't update from any server" when started while no Configuration
+	// Server answers.
+	Noise bool `json:"noise"`
 }
 
 // Files are the paths of the files "lab up" wrote into the lab folder.
@@ -163,6 +221,9 @@ type HostStatus struct {
 	ReachError string `json:"reachError,omitempty"`
 	// Frozen is true between "lab freeze" and "lab thaw".
 	Frozen bool `json:"frozen"`
+	// BootID is what /proc/sys/kernel/random/boot_id reads inside the host:
+	// new at every boot (lab reboot, or reboot on the host).
+	BootID string `json:"bootId,omitempty"`
 	// Components are the host's configured components.
 	Components []ComponentStatus `json:"components"`
 	// Startup maps each symlink in /opt/dirac/startup to its target.
