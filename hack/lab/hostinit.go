@@ -150,6 +150,9 @@ func cmdInit(o *options) error {
 	}
 	ev(labstatus.EventBoot, cfg.Name, "bootId="+bootID)
 
+	if err := startExitWatcher(acct, events); err != nil {
+		fmt.Fprintf(os.Stderr, "init: failed to start the exit watcher: %v\n", err)
+	}
 	r := newReaper()
 	env := []string{"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=" + diracHome, "USER=" + labUser,
 		"LOGNAME=" + labUser, "SHELL=/bin/bash", "LANG=C.UTF-8"}

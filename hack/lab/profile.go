@@ -173,7 +173,7 @@ func installProfileTools(p labPaths, pr labstatus.Profile) error {
 		}
 	}
 	// Configuration Servers of every host, as the lab user, lock files here.
-	if err := os.Chmod(p.sharedDir(), 0o1777); err != nil {
+	if err := os.Chmod(p.sharedDir(), os.ModeSticky|0o777); err != nil {
 		return err
 	}
 	link := func(dir, name, target string) error {

@@ -422,13 +422,23 @@ func checkStaleStopAgent(t *testing.T, l *testLab) {
 	const agent = "DataManagement_FTS3Agent"
 	dir := "/opt/dirac/startup/" + agent
 	ctl := "/opt/dirac/control/DataManagement/FTS3Agent/stop_agent"
+	killed := time.Now()
 	l.mustSSH(agentsHost, "/sbin/runsvctrl k "+dir+"; /sbin/runsvctrl d "+dir)
-	l.eventually(agent+" down", 10*time.Second, func(st *labstatus.Status) error {
+	l.eventually(agent+" down, its kill logged", 10*time.Second, func(st *labstatus.Status) error {
 		h, _ := st.Host(agentsHost)
 		if c, _ := h.Component(agent); c.State != labstatus.StateDown {
 			return fmt.Errorf("%s", c.State)
 		}
-		return nil
+		// No ./finish on v9: the host's init logs the SIGKILLed exit.
+		for _, e := range labstatus.Filter(h.Events, labstatus.EventComponentExit, agent) {
+			if e.Time.After(killed) {
+				if e.Detail != "code=-1 signal=9" {
+					return fmt.Errorf("exit %q after runsvctrl k", e.Detail)
+				}
+				return nil
+			}
+		}
+		return fmt.Errorf("no component-exit after runsvctrl k")
 	})
 	since := time.Now()
 	l.mustSSH(agentsHost, "touch "+ctl+" && /sbin/runsvctrl u "+dir)
