@@ -1,5 +1,7 @@
 package v1alpha1
 
+import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 // Condition types. Ready, Reconciling and Stalled follow kstatus; the others
 // are one per phase of the procedure, True once every host of that tier passed.
 const (
@@ -18,6 +20,8 @@ const (
 	ServicesStoppedCondition = "ServicesStopped"
 	// DatabasesStoppedCondition is True once every database is stopped (and its journal moved where configured).
 	DatabasesStoppedCondition = "DatabasesStopped"
+	// RebootedCondition is True once every host was rebooted by the operator and answered with a new boot id.
+	RebootedCondition = "Rebooted"
 	// DatabasesStartedCondition is True once every database runs.
 	DatabasesStartedCondition = "DatabasesStarted"
 	// FrameworkStartedCondition is True once the Framework hosts' services run and passed their checks.
@@ -94,4 +98,50 @@ const (
 	ReasonExcludeNotFound = "ExcludeNotFound"
 	// ReasonHostsLeftDown means the intervention was deleted while hosts were down.
 	ReasonHostsLeftDown = "HostsLeftDown"
+	// ReasonSecretNotAllowed means the Secret is not of type kubernetes.io/ssh-auth or lacks the dirac.vobox.io/ssh-key=true label.
+	ReasonSecretNotAllowed = "SecretNotAllowed"
+	// ReasonRunitToolsMissing means a host has neither runsvctrl/runsvstat nor sv where the operator looks.
+	ReasonRunitToolsMissing = "RunitToolsMissing"
+	// ReasonComponentStateUnknown means a probe could not read a component's runit state.
+	ReasonComponentStateUnknown = "ComponentStateUnknown"
+	// ReasonDatabaseNotReady means the database did not answer its readiness command.
+	ReasonDatabaseNotReady = "DatabaseNotReady"
+	// ReasonDrifted means a drift check found a host out of the intervention's state.
+	ReasonDrifted = "Drifted"
+	// ReasonWaitingForReboot means Up waits for hosts to boot again (checks.requireReboot).
+	ReasonWaitingForReboot = "WaitingForReboot"
+	// ReasonRebooting means the operator rebooted hosts and waits for them to answer.
+	ReasonRebooting = "Rebooting"
+	// ReasonRebootTimeout means a host did not answer with a new boot id within reboot.timeout.
+	ReasonRebootTimeout = "RebootTimeout"
+	// ReasonWaitingForWindow means the schedule holds the procedure; the message gives the next opening.
+	ReasonWaitingForWindow = "WaitingForWindow"
+	// ReasonInvalidSchedule means the schedule cannot be evaluated, e.g. an unknown time zone.
+	ReasonInvalidSchedule = "InvalidSchedule"
+	// ReasonAwaitingApproval means the next tier is gated until approved (kubectl vobox approve).
+	ReasonAwaitingApproval = "AwaitingApproval"
 )
+
+// Annotations and labels.
+const (
+	// ApprovalAnnotationPrefix prefixes the annotation that approves a gated
+	// tier: approval.dirac.vobox.io/<Tier>, its value an ApprovalRecord as JSON.
+	ApprovalAnnotationPrefix = "approval.dirac.vobox.io/"
+	// SSHKeyLabel marks a Secret of type kubernetes.io/ssh-auth as usable by
+	// interventions (value "true").
+	SSHKeyLabel = "dirac.vobox.io/ssh-key"
+)
+
+// ApprovalAnnotation is the annotation key that approves tier.
+func ApprovalAnnotation(tier string) string { return ApprovalAnnotationPrefix + tier }
+
+// ApprovalRecord is the value of an approval annotation, written by
+// kubectl vobox approve and copied by the operator into status.approvals.
+type ApprovalRecord struct {
+	// User is the approving user, from a SelfSubjectReview.
+	User string `json:"user"`
+	// Time is when the approval was given, RFC 3339.
+	Time metav1.Time `json:"time"`
+	// Generation is the metadata.generation the approval is for.
+	Generation int64 `json:"generation"`
+}

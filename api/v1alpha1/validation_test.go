@@ -275,6 +275,51 @@ func TestInvalidRejected(t *testing.T) {
 		{name: "negative stepTimeout", mutate: func(o *v1.VOBoxIntervention) { o.Spec.Strategy.StepTimeout = duration("-1s") }, want: []string{"spec.strategy.stepTimeout"}},
 		{name: "negative stopTimeout", mutate: func(o *v1.VOBoxIntervention) { o.Spec.Strategy.StopTimeout = duration("-1s") }, want: []string{"spec.strategy.stopTimeout"}},
 		{name: "stopTimeout over 24h", mutate: func(o *v1.VOBoxIntervention) { o.Spec.Strategy.StopTimeout = duration("24h1s") }, want: []string{"spec.strategy.stopTimeout"}},
+
+		// drift, reboot tracking
+		{name: "driftInterval below 10s", mutate: func(o *v1.VOBoxIntervention) { o.Spec.Checks.DriftInterval = duration("9s") }, want: []string{"spec.checks.driftInterval"}},
+		{name: "negative driftInterval", mutate: func(o *v1.VOBoxIntervention) { o.Spec.Checks.DriftInterval = duration("-1m") }, want: []string{"spec.checks.driftInterval"}},
+		{name: "unknown driftPolicy", mutate: func(o *v1.VOBoxIntervention) { o.Spec.Strategy.DriftPolicy = "Ignore" }, want: []string{"spec.strategy.driftPolicy", "Unsupported value"}},
+		{name: "unknown errorLevel", mutate: func(o *v1.VOBoxIntervention) { o.Spec.Checks.ErrorLevels = []string{"ERROR", "BAD"} }, want: []string{"spec.checks.errorLevels[1]", "Unsupported value"}},
+		{name: "startFirst with a shell metacharacter", mutate: func(o *v1.VOBoxIntervention) { o.Spec.Checks.StartFirst = []string{"Configuration_*;reboot"} }, want: []string{"spec.checks.startFirst[0]"}},
+		{name: "startLast with a slash", mutate: func(o *v1.VOBoxIntervention) { o.Spec.Checks.StartLast = []string{"../x"} }, want: []string{"spec.checks.startLast[0]"}},
+		{name: "runitBin relative", mutate: func(o *v1.VOBoxIntervention) { o.Spec.Layout.RunitBin = "sbin" }, want: []string{"spec.layout.runitBin"}},
+		{name: "runitBin with ..", mutate: func(o *v1.VOBoxIntervention) { o.Spec.Layout.RunitBin = "/opt/../sbin" }, want: []string{"spec.layout.runitBin"}},
+		{name: "database service without stop", raw: func(o map[string]any) {
+			at(o, "spec", "database")["service"] = map[string]any{"start": []any{"sudo", "systemctl", "start", "mariadb"}}
+		}, want: []string{"spec.database.service.stop", "Required value"}},
+		{name: "database service argv with an unknown placeholder", mutate: func(o *v1.VOBoxIntervention) {
+			o.Spec.Database.Service = &v1.DatabaseServiceSpec{Start: []string{"systemctl", "start", "{unit}"}, Stop: []string{"systemctl", "stop", "mariadb"}}
+		}, want: []string{"spec.database.service.start[2]"}},
+
+		// cycle, reboot, rolling, schedule, approvals
+		{name: "rolling without cycle", mutate: func(o *v1.VOBoxIntervention) {
+			o.Spec.State = v1.StateUp
+			o.Spec.Strategy.Rolling = &v1.RollingSpec{MaxUnavailable: 1}
+		}, want: []string{"spec.strategy.rolling", "spec.cycle"}},
+		{name: "maxUnavailable 0", mutate: func(o *v1.VOBoxIntervention) {
+			o.Spec.State = v1.StateUp
+			o.Spec.Cycle = "k1"
+			o.Spec.Strategy.Rolling = &v1.RollingSpec{MaxUnavailable: 0}
+		}, want: []string{"spec.strategy.rolling.maxUnavailable"}},
+		{name: "cycle with state Down", mutate: func(o *v1.VOBoxIntervention) { o.Spec.Cycle = "k1" }, want: []string{"spec.cycle", "state Up"}},
+		{name: "cycle with a space", mutate: func(o *v1.VOBoxIntervention) {
+			o.Spec.State = v1.StateUp
+			o.Spec.Cycle = "kernel patch"
+		}, want: []string{"spec.cycle"}},
+		{name: "unknown tier in approvals", mutate: func(o *v1.VOBoxIntervention) { o.Spec.Strategy.Approvals = []string{"AgentsStarted", "Coffee"} }, want: []string{"spec.strategy.approvals[1]", "Unsupported value"}},
+		{name: "reboot timeout below 1m", mutate: func(o *v1.VOBoxIntervention) { o.Spec.Reboot = &v1.RebootSpec{Timeout: duration("59s")} }, want: []string{"spec.reboot.timeout"}},
+		{name: "reboot command with an unknown placeholder", mutate: func(o *v1.VOBoxIntervention) { o.Spec.Reboot = &v1.RebootSpec{Command: []string{"sudo", "{cmd}"}} }, want: []string{"spec.reboot.command[1]"}},
+		{name: "window start malformed", mutate: func(o *v1.VOBoxIntervention) {
+			o.Spec.Schedule = &v1.ScheduleSpec{Window: &v1.WindowSpec{Start: "6:00", End: "09:00"}}
+		}, want: []string{"spec.schedule.window.start"}},
+		{name: "window end 24:00", mutate: func(o *v1.VOBoxIntervention) {
+			o.Spec.Schedule = &v1.ScheduleSpec{Window: &v1.WindowSpec{Start: "06:00", End: "24:00"}}
+		}, want: []string{"spec.schedule.window.end"}},
+		{name: "window unknown day", mutate: func(o *v1.VOBoxIntervention) {
+			o.Spec.Schedule = &v1.ScheduleSpec{Window: &v1.WindowSpec{Days: []v1.Weekday{"Monday"}, Start: "06:00", End: "09:00"}}
+		}, want: []string{"spec.schedule.window.days[0]", "Unsupported value"}},
+		{name: "notify without secret name", raw: func(o map[string]any) { at(o, "spec")["notify"] = map[string]any{"urlSecretRef": map[string]any{}} }, want: []string{"spec.notify.urlSecretRef.name", "Required value"}},
 	}
 
 	for i, tc := range cases {
@@ -354,6 +399,36 @@ func TestValidAccepted(t *testing.T) {
 		{name: "maxParallel 1", mutate: func(o *v1.VOBoxIntervention) { o.Spec.Strategy.MaxParallel = 1 }},
 		{name: "failurePolicy Continue", mutate: func(o *v1.VOBoxIntervention) { o.Spec.Strategy.FailurePolicy = v1.FailurePolicyContinue }},
 		{name: "suspended", mutate: func(o *v1.VOBoxIntervention) { o.Spec.Suspend = true }},
+		{name: "driftInterval 0s disables", raw: func(o map[string]any) { at(o, "spec", "checks")["driftInterval"] = "0s" }},
+		{name: "driftInterval 10s", mutate: func(o *v1.VOBoxIntervention) { o.Spec.Checks.DriftInterval = duration("10s") }},
+		{name: "driftPolicy Report, keepStopped, requireReboot", mutate: func(o *v1.VOBoxIntervention) {
+			o.Spec.Strategy.DriftPolicy = v1.DriftPolicyReport
+			o.Spec.Database.KeepStopped = true
+			o.Spec.Checks.RequireReboot = true
+		}},
+		{name: "modern site: system database, sbin runit, level checks, start order", mutate: func(o *v1.VOBoxIntervention) {
+			o.Spec.Database.Service = &v1.DatabaseServiceSpec{
+				Start: []string{"sudo", "systemctl", "start", "mariadb"},
+				Stop:  []string{"sudo", "systemctl", "stop", "mariadb"},
+				Ready: []string{"mysqladmin", "--socket=/run/mysqld/mysqld.sock", "ping"},
+			}
+			o.Spec.Layout.RunitBin = "/sbin"
+			o.Spec.Checks.ErrorLevels = []string{"ERROR", "FATAL", "WARN"}
+			o.Spec.Checks.StartFirst = []string{"Configuration_*", "Tornado_CS*"}
+			o.Spec.Checks.StartLast = []string{"Framework_SystemAdministrator"}
+		}},
+		{name: "rolling cycle with reboot, window and approvals", mutate: func(o *v1.VOBoxIntervention) {
+			o.Spec.State = v1.StateUp
+			o.Spec.Cycle = "kernel-2026-11-30"
+			o.Spec.Strategy.Rolling = &v1.RollingSpec{MaxUnavailable: 1}
+			o.Spec.Reboot = &v1.RebootSpec{Timeout: duration("1m")}
+			notBefore := metav1.NewTime(time.Date(2026, 12, 1, 6, 0, 0, 0, time.UTC))
+			o.Spec.Schedule = &v1.ScheduleSpec{NotBefore: &notBefore, Window: &v1.WindowSpec{
+				Days: []v1.Weekday{"Tue", "Thu"}, Start: "22:00", End: "02:00", TimeZone: "Europe/Zurich",
+			}}
+			o.Spec.Strategy.Approvals = []string{v1.RebootedCondition, v1.AgentsStartedCondition}
+			o.Spec.Notify = &v1.NotifySpec{URLSecretRef: v1.SecretKeyReference{Name: "vobox-notify"}}
+		}},
 	}
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -504,6 +579,15 @@ func wantDefaults(t *testing.T, got *v1.VOBoxIntervention) {
 	check("spec.strategy.stepTimeout", s.Strategy.StepTimeout.Duration, 5*time.Minute)
 	check("spec.strategy.stopTimeout", s.Strategy.StopTimeout.Duration, 2*time.Minute)
 	check("spec.suspend", s.Suspend, false)
+	check("spec.checks.errorLevels", s.Checks.ErrorLevels, []string{"ERROR", "FATAL"})
+	check("spec.checks.startFirst", s.Checks.StartFirst, []string{"Configuration_*"})
+	check("spec.checks.startLast", s.Checks.StartLast, []string{"Framework_SystemAdministrator"})
+	check("spec.checks.driftInterval", s.Checks.DriftInterval.Duration, 5*time.Minute)
+	check("spec.checks.requireReboot", s.Checks.RequireReboot, false)
+	check("spec.strategy.driftPolicy", s.Strategy.DriftPolicy, v1.DriftPolicyCorrect)
+	check("spec.strategy.rolling", s.Strategy.Rolling, (*v1.RollingSpec)(nil))
+	check("spec.reboot", s.Reboot, (*v1.RebootSpec)(nil))
+	check("spec.cycle", s.Cycle, "")
 	check("status.observedGeneration", got.Status.ObservedGeneration, int64(-1))
 }
 
@@ -691,5 +775,46 @@ func TestProcedureSample(t *testing.T) {
 	j := got.Spec.Database.InnodbLog
 	if j == nil || j.To != "/home/dirac/mysql-log" || !reflect.DeepEqual(j.Hosts, []string{"volhcb21", "volhcb22", "volhcb23", "volhcb24"}) {
 		t.Errorf("spec.database.innodbLog = %+v, want to /home/dirac/mysql-log on volhcb21-24", j)
+	}
+}
+
+// TestNestedDefaults: optional blocks, once present, get their own defaults:
+// an empty reboot reboots with sudo /sbin/reboot within 15 minutes, a
+// database service is ready when mysqladmin ping answers, a notify Secret
+// key is "url", a window's time zone UTC.
+func TestNestedDefaults(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	ns := newNamespace(t)
+	obj := validIntervention(ns, "nested-defaults")
+	obj.Spec.State = v1.StateUp
+	obj.Spec.Cycle = "k1"
+	u := toUnstructured(t, obj)
+	spec := at(u.Object, "spec")
+	spec["reboot"] = map[string]any{}
+	spec["notify"] = map[string]any{"urlSecretRef": map[string]any{"name": "vobox-notify"}}
+	spec["schedule"] = map[string]any{"window": map[string]any{"start": "06:00", "end": "09:00"}}
+	at(u.Object, "spec", "database")["service"] = map[string]any{
+		"start": []any{"sudo", "systemctl", "start", "mariadb"},
+		"stop":  []any{"sudo", "systemctl", "stop", "mariadb"},
+	}
+	if err := k8sClient.Create(ctx, u); err != nil {
+		t.Fatalf("failed to create: %v", err)
+	}
+	got := &v1.VOBoxIntervention{}
+	if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(u), got); err != nil {
+		t.Fatalf("failed to get: %v", err)
+	}
+	if r := got.Spec.Reboot; r == nil || !reflect.DeepEqual(r.Command, []string{"sudo", "/sbin/reboot"}) || r.Timeout.Duration != 15*time.Minute {
+		t.Errorf("spec.reboot = %+v, want command [sudo /sbin/reboot] and timeout 15m", r)
+	}
+	if s := got.Spec.Database.Service; s == nil || !reflect.DeepEqual(s.Ready, []string{"mysqladmin", "ping"}) {
+		t.Errorf("spec.database.service = %+v, want ready [mysqladmin ping]", s)
+	}
+	if n := got.Spec.Notify; n == nil || n.URLSecretRef.Key != "url" {
+		t.Errorf("spec.notify = %+v, want key url", n)
+	}
+	if w := got.Spec.Schedule.Window; w.TimeZone != "UTC" {
+		t.Errorf("spec.schedule.window.timeZone = %q, want UTC", w.TimeZone)
 	}
 }

@@ -47,6 +47,8 @@ const (
 // VOBoxInterventionSpec is the desired state of an intervention.
 // +kubebuilder:validation:XValidation:rule="!has(self.maintenance) || !has(self.maintenance.runOn) || self.hosts.exists(h, h.name == self.maintenance.runOn)",message="spec.maintenance.runOn must name a host listed in spec.hosts",fieldPath=".maintenance.runOn"
 // +kubebuilder:validation:XValidation:rule="!has(self.database) || !has(self.database.innodbLog) || !has(self.database.innodbLog.hosts) || self.database.innodbLog.hosts.all(n, self.hosts.exists(h, h.name == n && 'Database' in h.roles))",message="spec.database.innodbLog.hosts must name hosts of spec.hosts with the Database role",fieldPath=".database.innodbLog.hosts"
+// +kubebuilder:validation:XValidation:rule="!has(self.strategy) || !has(self.strategy.rolling) || has(self.cycle)",message="spec.strategy.rolling needs spec.cycle: a rolling cycle is triggered by a new cycle token",fieldPath=".strategy.rolling"
+// +kubebuilder:validation:XValidation:rule="!has(self.cycle) || self.state == 'Up'",message="spec.cycle needs spec.state Up: a cycle takes the hosts down and ends Up",fieldPath=".cycle"
 type VOBoxInterventionSpec struct {
 	// State is the desired state of every listed host: Down or Up.
 	// +required
@@ -103,6 +105,126 @@ type VOBoxInterventionSpec struct {
 	// +optional
 	// +kubebuilder:default={}
 	Strategy StrategySpec `json:"strategy,omitempty"`
+
+	// Cycle, with state Up, asks for a whole Down → (reboot) → Up cycle each
+	// time its value differs from status.observedCycle: committing a new
+	// token (e.g. "kernel-2026-11-30") is how a patch round is triggered.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$`
+	Cycle string `json:"cycle,omitempty"`
+
+	// Reboot, when set, makes the operator reboot each host after its Down
+	// tiers and wait for it to come back (same pinned host key, new boot id)
+	// before it goes on.
+	// +optional
+	Reboot *RebootSpec `json:"reboot,omitempty"`
+
+	// Schedule says when the procedure may run: nothing starts before
+	// notBefore or outside the window.
+	// +optional
+	Schedule *ScheduleSpec `json:"schedule,omitempty"`
+
+	// Notify sends on-call messages (Down done, Up done, host failed,
+	// awaiting approval) to the URLs held in a Secret.
+	// +optional
+	Notify *NotifySpec `json:"notify,omitempty"`
+}
+
+// RebootSpec is the operator-run reboot between Down and Up.
+type RebootSpec struct {
+	// Command is the argv that reboots a host, run on the host itself; the
+	// placeholders {host} and {reason} are replaced; nothing goes through a
+	// shell.
+	// +optional
+	// +kubebuilder:default={"sudo","/sbin/reboot"}
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=256
+	// +kubebuilder:validation:items:Pattern=`^([^{}]|\{host\}|\{reason\})*$`
+	Command []string `json:"command,omitempty"`
+
+	// Timeout bounds the wait for a host to answer again with a new boot id.
+	// +optional
+	// +kubebuilder:default="15m"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1m') && duration(self) <= duration('24h')",message="spec.reboot.timeout must be between 1m and 24h"
+	Timeout metav1.Duration `json:"timeout,omitzero"`
+}
+
+// Weekday is a day of the week, abbreviated as in Go's time package.
+// +kubebuilder:validation:Enum=Mon;Tue;Wed;Thu;Fri;Sat;Sun
+type Weekday string
+
+// ScheduleSpec bounds when the procedure may act.
+type ScheduleSpec struct {
+	// NotBefore: no command runs before this time.
+	// +optional
+	NotBefore *metav1.Time `json:"notBefore,omitempty"`
+
+	// Window is a recurring window outside which no new tier starts.
+	// +optional
+	Window *WindowSpec `json:"window,omitempty"`
+}
+
+// WindowSpec is a recurring weekly window, e.g. Tue and Thu 06:00–09:00
+// Europe/Zurich. An end before the start crosses midnight: the window opens
+// on a listed day and closes the next day.
+type WindowSpec struct {
+	// Days are the days the window opens on; empty means every day.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=7
+	Days []Weekday `json:"days,omitempty"`
+
+	// Start is the opening time, HH:MM (24 h) in TimeZone.
+	// +required
+	// +kubebuilder:validation:Pattern=`^([01][0-9]|2[0-3]):[0-5][0-9]$`
+	Start string `json:"start"`
+
+	// End is the closing time, HH:MM (24 h) in TimeZone; before Start, the
+	// window crosses midnight.
+	// +required
+	// +kubebuilder:validation:Pattern=`^([01][0-9]|2[0-3]):[0-5][0-9]$`
+	End string `json:"end"`
+
+	// TimeZone is an IANA time zone name, e.g. Europe/Zurich.
+	// +optional
+	// +kubebuilder:default="UTC"
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9_+/-]+$`
+	TimeZone string `json:"timeZone,omitempty"`
+}
+
+// NotifySpec is where on-call messages go.
+type NotifySpec struct {
+	// URLSecretRef names a Secret key holding one notification URL per line
+	// (shoutrrr syntax: slack://, mattermost://, teams://, smtp://,
+	// generic+https://…).
+	// +required
+	URLSecretRef SecretKeyReference `json:"urlSecretRef"`
+}
+
+// SecretKeyReference names one key of a Secret in the intervention's namespace.
+type SecretKeyReference struct {
+	// Name of the Secret.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+	Name string `json:"name"`
+
+	// Key in the Secret's data.
+	// +optional
+	// +kubebuilder:default=url
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[-._a-zA-Z0-9]+$`
+	Key string `json:"key,omitempty"`
 }
 
 // SSHSpec says how the operator logs in to the hosts.
@@ -167,6 +289,14 @@ type LayoutSpec struct {
 	// +kubebuilder:validation:Pattern=`^(/[A-Za-z0-9._+-]+)+$`
 	// +kubebuilder:validation:XValidation:rule="!self.matches('(^|/)[.][.]?(/|$)')",message="spec.layout.mysqlServer must not contain '.' or '..' segments"
 	MysqlServer string `json:"mysqlServer,omitempty"`
+
+	// RunitBin is a directory holding runsvctrl and runsvstat (runit 1.x) or
+	// sv (runit 2), searched before the session's PATH, /sbin and /usr/sbin.
+	// +optional
+	// +kubebuilder:validation:MaxLength=255
+	// +kubebuilder:validation:Pattern=`^(/[A-Za-z0-9._+-]+)+$`
+	// +kubebuilder:validation:XValidation:rule="!self.matches('(^|/)[.][.]?(/|$)')",message="spec.layout.runitBin must not contain '.' or '..' segments"
+	RunitBin string `json:"runitBin,omitempty"`
 }
 
 // HostSpec is one VOBox.
@@ -252,6 +382,51 @@ type DatabaseSpec struct {
 	// database stops (step 3 of the procedure), leaving a symlink behind.
 	// +optional
 	InnodbLog *InnodbLogSpec `json:"innodbLog,omitempty"`
+
+	// Service controls a system-managed MySQL/MariaDB (DIRAC v7 and later)
+	// instead of layout.mysqlServer (the v6-era script under /opt/dirac).
+	// +optional
+	Service *DatabaseServiceSpec `json:"service,omitempty"`
+
+	// KeepStopped makes a running mysqld on a Database host drift while the
+	// intervention is Down (corrected under driftPolicy Correct). By
+	// default databases may come back at boot, as the procedure expects,
+	// and a running one is only recorded.
+	// +optional
+	KeepStopped bool `json:"keepStopped,omitempty"`
+}
+
+// DatabaseServiceSpec is a system-managed database, driven by argv templates
+// (placeholders {host} and {reason}; nothing goes through a shell), e.g.
+// ["sudo", "systemctl", "stop", "mariadb"].
+type DatabaseServiceSpec struct {
+	// Start is the argv that starts the database.
+	// +required
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=256
+	// +kubebuilder:validation:items:Pattern=`^([^{}]|\{host\}|\{reason\})*$`
+	Start []string `json:"start"`
+
+	// Stop is the argv that stops the database.
+	// +required
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=256
+	// +kubebuilder:validation:items:Pattern=`^([^{}]|\{host\}|\{reason\})*$`
+	Stop []string `json:"stop"`
+
+	// Ready is the argv that exits 0 when the server answers.
+	// +optional
+	// +kubebuilder:default={"mysqladmin","ping"}
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=256
+	// +kubebuilder:validation:items:Pattern=`^([^{}]|\{host\}|\{reason\})*$`
+	Ready []string `json:"ready,omitempty"`
 }
 
 // InnodbLogSpec is the InnoDB journal move of step 3.
@@ -306,6 +481,49 @@ type ChecksSpec struct {
 	// +kubebuilder:validation:items:MinLength=1
 	// +kubebuilder:validation:items:MaxLength=128
 	ErrorPatterns []string `json:"errorPatterns,omitempty"`
+
+	// ErrorLevels are DIRAC log levels that fail a component's check when a
+	// line written since it started carries one (the level token after
+	// System/Component, e.g. "ERROR:").
+	// +optional
+	// +kubebuilder:default={"ERROR","FATAL"}
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=8
+	// +kubebuilder:validation:items:Enum=DEBUG;VERBOSE;INFO;WARN;NOTICE;ERROR;FATAL;ALWAYS
+	ErrorLevels []string `json:"errorLevels,omitempty"`
+
+	// StartFirst are link name patterns (shell globs) started first on a
+	// host, each up for componentUptime before the rest.
+	// +optional
+	// +kubebuilder:default={"Configuration_*"}
+	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=128
+	// +kubebuilder:validation:items:Pattern=`^[A-Za-z0-9_.*?-]+$`
+	StartFirst []string `json:"startFirst,omitempty"`
+
+	// StartLast are link name patterns (shell globs) started last on a host.
+	// +optional
+	// +kubebuilder:default={"Framework_SystemAdministrator"}
+	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=128
+	// +kubebuilder:validation:items:Pattern=`^[A-Za-z0-9_.*?-]+$`
+	StartLast []string `json:"startLast,omitempty"`
+
+	// DriftInterval is how often a complete intervention re-probes its hosts
+	// (read-only, one session per host); 0s disables.
+	// +optional
+	// +kubebuilder:default="5m"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
+	// +kubebuilder:validation:XValidation:rule="duration(self) == duration('0s') || (duration(self) >= duration('10s') && duration(self) <= duration('24h'))",message="spec.checks.driftInterval must be 0s (off) or between 10s and 24h"
+	DriftInterval metav1.Duration `json:"driftInterval,omitzero"`
+
+	// RequireReboot makes Up wait until every host booted again since its
+	// Down completed (a new boot id): the power stop really happened.
+	// +optional
+	RequireReboot bool `json:"requireReboot,omitempty"`
 }
 
 // StrategySpec configures parallelism, failure handling and timeouts.
@@ -337,6 +555,44 @@ type StrategySpec struct {
 	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
 	// +kubebuilder:validation:XValidation:rule="duration(self) <= duration('24h')",message="spec.strategy.stopTimeout must be at most 24h"
 	StopTimeout metav1.Duration `json:"stopTimeout,omitzero"`
+
+	// DriftPolicy is what a drift check does when a host left its state.
+	// +optional
+	// +kubebuilder:default=Correct
+	DriftPolicy DriftPolicy `json:"driftPolicy,omitempty"`
+
+	// Rolling, with spec.cycle, cycles hosts in batches instead of a full
+	// stop: at most maxUnavailable hosts of a role out of service at once.
+	// +optional
+	Rolling *RollingSpec `json:"rolling,omitempty"`
+
+	// Approvals are tiers the operator stops before until a person approves
+	// them for this generation (kubectl vobox approve NAME TIER).
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=12
+	// +kubebuilder:validation:items:Enum=MaintenanceSet;AgentsStopped;ServicesStopped;DatabasesStopped;Rebooted;DatabasesStarted;FrameworkStarted;ServicesStarted;AgentsStarted;MaintenanceCleared
+	Approvals []string `json:"approvals,omitempty"`
+}
+
+// DriftPolicy says what a drift check does.
+// +kubebuilder:validation:Enum=Correct;Report
+type DriftPolicy string
+
+const (
+	// DriftPolicyCorrect re-applies the host's steps for the current state.
+	DriftPolicyCorrect DriftPolicy = "Correct"
+	// DriftPolicyReport only reports: Ready=False, Stalled=True, reason Drifted.
+	DriftPolicyReport DriftPolicy = "Report"
+)
+
+// RollingSpec is a rolling cycle.
+type RollingSpec struct {
+	// MaxUnavailable is how many hosts of one role may be out of service at once.
+	// +required
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=256
+	MaxUnavailable int32 `json:"maxUnavailable"`
 }
 
 // Phase is a one-word display summary of an intervention. Conditions, not
@@ -362,7 +618,7 @@ const (
 )
 
 // HostPhase summarises one host.
-// +kubebuilder:validation:Enum=Pending;Waiting;Working;Down;Up;Failed
+// +kubebuilder:validation:Enum=Pending;Waiting;Working;Down;Rebooting;Up;Failed
 type HostPhase string
 
 const (
@@ -374,6 +630,8 @@ const (
 	HostWorking HostPhase = "Working"
 	// HostDown means every Down tier of the host is done.
 	HostDown HostPhase = "Down"
+	// HostRebooting means the operator rebooted the host and waits for it.
+	HostRebooting HostPhase = "Rebooting"
 	// HostUp means every Up tier of the host is done and checked.
 	HostUp HostPhase = "Up"
 	// HostFailed means a step failed on the host; see message.
@@ -491,6 +749,25 @@ type HostStatus struct {
 	// Attempts counts the consecutive transient failures of the current step.
 	// +optional
 	Attempts int32 `json:"attempts,omitempty"`
+	// BootID is the host's boot id (/proc/sys/kernel/random/boot_id) when
+	// its Down completed.
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	BootID string `json:"bootID,omitempty"`
+	// Rebooted is true once a probe saw a boot id other than BootID.
+	// +optional
+	Rebooted bool `json:"rebooted,omitempty"`
+	// RebootedAt is when the operator saw the host back from its own reboot.
+	// +optional
+	RebootedAt *metav1.Time `json:"rebootedAt,omitempty"`
+	// Drift is what the last drift check found out of place on the host.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=32
+	Drift []string `json:"drift,omitempty"`
+	// LastCheckedAt is when the host was last probed by a drift check.
+	// +optional
+	LastCheckedAt *metav1.Time `json:"lastCheckedAt,omitempty"`
 }
 
 // VOBoxInterventionStatus is the observed state of an intervention.
@@ -540,6 +817,35 @@ type VOBoxInterventionStatus struct {
 	// CompletedAt is when every host reached ObservedState.
 	// +optional
 	CompletedAt *metav1.Time `json:"completedAt,omitempty"`
+
+	// ObservedCycle is the spec.cycle token of the last completed cycle.
+	// +optional
+	ObservedCycle string `json:"observedCycle,omitempty"`
+
+	// Approvals are the approvals of gated tiers for this generation,
+	// copied from the intervention's approval annotations.
+	// +optional
+	// +listType=map
+	// +listMapKey=tier
+	// +kubebuilder:validation:MaxItems=12
+	Approvals []ApprovalStatus `json:"approvals,omitempty"`
+}
+
+// ApprovalStatus records who approved a gated tier and when.
+type ApprovalStatus struct {
+	// Tier is the approved tier, e.g. AgentsStarted.
+	// +kubebuilder:validation:MaxLength=64
+	Tier string `json:"tier"`
+	// User is the approving user, as the API server authenticated them.
+	// +optional
+	// +kubebuilder:validation:MaxLength=256
+	User string `json:"user,omitempty"`
+	// ApprovedAt is when the approval was given.
+	// +optional
+	ApprovedAt *metav1.Time `json:"approvedAt,omitempty"`
+	// Generation is the spec generation approved.
+	// +optional
+	Generation int64 `json:"generation,omitempty"`
 }
 
 // VOBoxIntervention declares that a set of DIRAC VOBoxes must be Down or Up;
