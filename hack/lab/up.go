@@ -180,10 +180,12 @@ func cmdUp(o *options) error {
 	}
 	provisioned := time.Since(began)
 
-	for _, h := range l.Hosts {
-		if _, err := spawnInit(p, h.Name); err != nil {
-			return fail(err)
-		}
+	// Each host's power supervisor starts its init; they boot together.
+	if err := parallel(l.Hosts, 32, func(h labstatus.LabHost) error {
+		_, err := spawnInit(p, h.Name)
+		return err
+	}); err != nil {
+		return fail(err)
 	}
 	timeout := o.timeout
 	if timeout == 0 {
