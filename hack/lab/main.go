@@ -7,8 +7,9 @@
 //	go run ./hack/lab status --json
 //	go run ./hack/lab down
 //
-// The same binary is also, inside every host, runsvctrl, runsvstat and sms
-// (selected by the name it is called by) and the host's init.
+// The same binary is also, inside every host, runsvctrl, runsvstat, sms,
+// reboot and (with --runit sv) the wrapper of sv, selected by the name it is
+// called by; and each host's init and, outside it, its power supervisor.
 package main
 
 import (

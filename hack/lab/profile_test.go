@@ -297,7 +297,7 @@ func TestProfileLab(t *testing.T) {
 		// The CS down: it does.
 		l.mustSSH(frameworkHost, "/sbin/runsvctrl d /opt/dirac/startup/Configuration_Server; sleep 0.5")
 		out = l.ssh(frameworkHost, restart+"; tail -n 30 /opt/dirac/runit/Framework/SystemAdministrator/log/current").stdout
-		if !regexp.MustCompile(`Framework/SystemAdministrator WARN: Can't update from server Error while updating from dips://volhcb18:9135/Configuration/Server: `).MatchString(out) ||
+		if !regexp.MustCompile(`Framework/SystemAdministrator WARN: Can't update from server Error while updating from https://volhcb18:9135/Configuration/Server: `).MatchString(out) ||
 			!regexp.MustCompile(`Framework/SystemAdministrator ERROR: Can't update from any server Reason\(s\):\n\t`).MatchString(out) {
 			t.Errorf("CS down: no CS error lines:\n%s", out)
 		}
