@@ -2,13 +2,21 @@
 // host of an intervention through the ordered tiers of the DIRAC power-stop
 // procedure over SSH and records what it did in the status.
 //
+// This package does the Kubernetes work: Reconcile, the per-pass scope, the
+// hosts' Leases, the status and its conditions, events, metrics, and the
+// wiring of the remote.Executor. The procedure itself (the plan, the decide
+// functions, the catalogue of remote operations and their scripts, the
+// parsing of what hosts report) lives in internal/procedure, which knows
+// nothing of Kubernetes.
+//
 // What it guarantees:
 //
 //   - Probe → act → verify. Every step reads the host's real state in one
-//     round trip (probeScript), decides with a pure function (decideStop,
-//     decideStart, decideStopDatabase, decideStartDatabase) and acts; the
-//     next probe verifies. A move's commands run in the same session as the
-//     probe that verifies them (stepScript), and that probe first waits on
+//     round trip (procedure.OpProbe), decides with a pure function
+//     (procedure.DecideStop, DecideStart, DecideStopDatabase,
+//     DecideStartDatabase) and acts; the next probe verifies. A move's
+//     operations run in the same session as the probe that verifies them
+//     (procedure.Session), and that probe first waits on
 //     the host for what they set off (a component to stop, runsvdir to pick
 //     a link up), reading runsv's state with the shell's own read: one
 //     round trip per move, not one per poll. Every decision is safe to take
@@ -27,7 +35,8 @@
 //   - One intervention per host, through a Lease per host held by the
 //     intervention (not the process), taken in host-name order.
 //   - Commands are argv, never shell strings: the remote scripts are fixed
-//     constants and every value reaches them as a positional parameter.
+//     files (internal/procedure/scripts) and every value reaches them as a
+//     positional parameter.
 //   - Waiting happens on the host, at most maxWaitPerPass per pass, then
 //     through RequeueAfter; every command is bounded by stepTimeout; the
 //     status is patched once per pass (and after the maintenance tier, before

@@ -28,6 +28,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	diracv1 "github.com/vobox-operator/vobox-operator/api/v1alpha1"
+	"github.com/vobox-operator/vobox-operator/internal/procedure"
 	"github.com/vobox-operator/vobox-operator/internal/remote"
 )
 
@@ -86,7 +87,7 @@ func (r *VOBoxInterventionReconciler) Reconcile(ctx context.Context, req ctrl.Re
 		}
 	}
 
-	s := &scope{vbi: vbi, original: vbi.DeepCopy(), plan: BuildPlan(&vbi.Spec), now: r.Clock.Now()}
+	s := &scope{vbi: vbi, original: vbi.DeepCopy(), plan: procedure.BuildPlan(&vbi.Spec), now: r.Clock.Now()}
 	defer func() {
 		if err := r.patchStatus(ctx, s.original, s); err != nil {
 			reterr = errors.Join(reterr, err)
@@ -184,7 +185,7 @@ func (r *VOBoxInterventionReconciler) loadCredentials(ctx context.Context, s *sc
 	key := types.NamespacedName{Namespace: s.vbi.Namespace, Name: s.vbi.Spec.SSH.SecretRef.Name}
 	if err := r.APIReader.Get(ctx, key, secret); err != nil {
 		if apierrors.IsNotFound(err) {
-			s.blocked = &failure{Reason: diracv1.ReasonSecretNotFound, Terminal: true,
+			s.blocked = &procedure.Failure{Reason: diracv1.ReasonSecretNotFound, Terminal: true,
 				Message: fmt.Sprintf("Secret %s named by spec.ssh.secretRef does not exist", key)}
 			s.requeueAfter(secretRetry)
 			return ctrl.Result{}, nil
@@ -193,7 +194,7 @@ func (r *VOBoxInterventionReconciler) loadCredentials(ctx context.Context, s *sc
 	}
 	creds, err := remote.NewCredentials(secret.Data)
 	if err != nil {
-		s.blocked = &failure{Reason: diracv1.ReasonSecretInvalid, Terminal: true,
+		s.blocked = &procedure.Failure{Reason: diracv1.ReasonSecretInvalid, Terminal: true,
 			Message: fmt.Sprintf("Secret %s named by spec.ssh.secretRef is unusable: %v", key, err)}
 		s.requeueAfter(secretRetry)
 		return ctrl.Result{}, nil
@@ -219,7 +220,7 @@ func (r *VOBoxInterventionReconciler) connectAhead(ctx context.Context, s *scope
 		r.connect(ctx, s, hosts)
 		return ctrl.Result{}, nil
 	}
-	r.connect(ctx, s, s.plan.hostsAfter(-1))
+	r.connect(ctx, s, s.plan.HostsAfter(-1))
 	return ctrl.Result{}, nil
 }
 

@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	diracv1 "github.com/vobox-operator/vobox-operator/api/v1alpha1"
+	"github.com/vobox-operator/vobox-operator/internal/procedure"
 )
 
 // One intervention at a time per host: before acting, an intervention holds a
@@ -108,7 +109,7 @@ func (r *VOBoxInterventionReconciler) acquireLeases(ctx context.Context, s *scop
 		}
 	}
 	if len(held) > 0 {
-		s.blocked = &failure{Reason: diracv1.ReasonHostLocked,
+		s.blocked = &procedure.Failure{Reason: diracv1.ReasonHostLocked,
 			Message: fmt.Sprintf("Waiting for %d host(s) held by another intervention: %s", len(held), strings.Join(held, ", "))}
 		s.requeueAfter(backoff(5))
 	}

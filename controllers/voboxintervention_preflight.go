@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	diracv1 "github.com/vobox-operator/vobox-operator/api/v1alpha1"
+	"github.com/vobox-operator/vobox-operator/internal/procedure"
 )
 
 // preflight probes every host before the first tier of a Down plan and
@@ -39,7 +40,7 @@ func (r *VOBoxInterventionReconciler) preflight(ctx context.Context, s *scope) b
 	}
 	sem := make(chan struct{}, max(limit, 1))
 	var wg sync.WaitGroup
-	fails := make([]*failure, len(todo))
+	fails := make([]*procedure.Failure, len(todo))
 	for i, name := range todo {
 		wg.Add(1)
 		sem <- struct{}{}
@@ -78,12 +79,12 @@ func (r *VOBoxInterventionReconciler) preflight(ctx context.Context, s *scope) b
 }
 
 // preflightHost probes one host and says why it cannot take part, or nil.
-func (r *VOBoxInterventionReconciler) preflightHost(ctx context.Context, s *scope, name string) *failure {
+func (r *VOBoxInterventionReconciler) preflightHost(ctx context.Context, s *scope, name string) *procedure.Failure {
 	h := s.hostSpec(name)
 	isDB := slices.Contains(h.Roles, diracv1.RoleDatabase)
-	probeTier := &Tier{Action: ActionStopAgents}
+	probeTier := &procedure.Tier{Action: procedure.ActionStopAgents}
 	if isDB {
-		probeTier = &Tier{Action: ActionStopDatabase}
+		probeTier = &procedure.Tier{Action: procedure.ActionStopDatabase}
 	}
 	p, err := r.probe(ctx, s, probeTier, name, nil, nil)
 	if err != nil {
@@ -91,18 +92,18 @@ func (r *VOBoxInterventionReconciler) preflightHost(ctx context.Context, s *scop
 	}
 	root := s.vbi.Spec.Layout.DiracRoot
 	if !p.RootExists {
-		return &failure{Reason: diracv1.ReasonDiracRootMissing, Terminal: true,
+		return &procedure.Failure{Reason: diracv1.ReasonDiracRootMissing, Terminal: true,
 			Message: fmt.Sprintf("host %s has no %s (spec.layout.diracRoot)", name, root)}
 	}
 	if isDB && !p.MysqlPresent {
-		return &failure{Reason: diracv1.ReasonMysqlServerMissing, Terminal: true,
+		return &procedure.Failure{Reason: diracv1.ReasonMysqlServerMissing, Terminal: true,
 			Message: fmt.Sprintf("host %s has no executable %s (spec.layout.mysqlServer)", name, s.vbi.Spec.Layout.MysqlServer)}
 	}
-	if from, to := s.journal(name); from != "" {
+	if from, to := procedure.JournalMove(&s.vbi.Spec, name); from != "" {
 		fine := (p.Journal == "link" && path.Clean(p.JournalTarget) == path.Clean(to)) ||
 			(p.Journal == "dir" && p.JournalTo == "none") || (p.Journal == "none" && p.JournalTo == "dir")
 		if !fine {
-			return &failure{Reason: diracv1.ReasonJournalConflict, Terminal: true,
+			return &procedure.Failure{Reason: diracv1.ReasonJournalConflict, Terminal: true,
 				Message: fmt.Sprintf("host %s: cannot move the InnoDB journal: %s is %s and %s is %s", name, from, p.Journal, to, p.JournalTo)}
 		}
 	}
@@ -112,13 +113,13 @@ func (r *VOBoxInterventionReconciler) preflightHost(ctx context.Context, s *scop
 	}
 	for _, n := range slices.Sorted(maps.Keys(p.Startup)) {
 		if parked, ok := p.Save[n]; ok && parked != p.Startup[n] {
-			return &failure{Reason: diracv1.ReasonStartupSaveConflict, Terminal: true,
+			return &procedure.Failure{Reason: diracv1.ReasonStartupSaveConflict, Terminal: true,
 				Message: fmt.Sprintf("host %s: %s/startup-save/%s already exists with target %s, startup/%s points to %s; nothing was moved",
 					name, root, n, parked, n, p.Startup[n])}
 		}
 	}
-	m, _ := recordLinks(p, componentsInput{Roles: h.Roles, Exclude: h.Exclude})
-	if w := missingExcludes(m, h.Exclude, name); w != "" {
+	m, _ := procedure.RecordLinks(p, procedure.ComponentsInput{Roles: h.Roles, Exclude: h.Exclude})
+	if w := procedure.MissingExcludes(m, h.Exclude, name); w != "" {
 		s.warn(name, w)
 	}
 	return nil

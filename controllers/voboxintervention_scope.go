@@ -1,11 +1,11 @@
 package controllers
 
 import (
-	"slices"
 	"sync"
 	"time"
 
 	diracv1 "github.com/vobox-operator/vobox-operator/api/v1alpha1"
+	"github.com/vobox-operator/vobox-operator/internal/procedure"
 	"github.com/vobox-operator/vobox-operator/internal/remote"
 )
 
@@ -17,12 +17,12 @@ type scope struct {
 	// original is the intervention as last read or written: the status
 	// patch is the difference from it.
 	original *diracv1.VOBoxIntervention
-	plan     Plan
+	plan     procedure.Plan
 	now      time.Time
 	creds    *remote.Credentials
 
 	// blocked says why nothing may run this pass (Secret, lock, suspend).
-	blocked *failure
+	blocked *procedure.Failure
 	// lockHolders names the interventions holding our hosts' Leases.
 	lockHolders []string
 	// requeue is the shortest wait any step asked for.
@@ -85,22 +85,6 @@ func (s *scope) target(name string) remote.Target {
 		t.Port = int(*h.Port)
 	}
 	return t
-}
-
-// journal returns the InnoDB journal move of a host, or empty strings.
-func (s *scope) journal(name string) (from, to string) {
-	j := s.vbi.Spec.Database.InnodbLog
-	if j == nil {
-		return "", ""
-	}
-	h := s.hostSpec(name)
-	if h == nil || !slices.Contains(h.Roles, diracv1.RoleDatabase) {
-		return "", ""
-	}
-	if len(j.Hosts) > 0 && !slices.Contains(j.Hosts, name) {
-		return "", ""
-	}
-	return j.From, j.To
 }
 
 // warn records a warning about a host; it is shown once in its message.

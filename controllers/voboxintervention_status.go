@@ -9,6 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	diracv1 "github.com/vobox-operator/vobox-operator/api/v1alpha1"
+	"github.com/vobox-operator/vobox-operator/internal/procedure"
 )
 
 // The functions of this file are pure: they turn what the steps recorded in
@@ -20,7 +21,7 @@ import (
 type summary struct {
 	complete  bool
 	failed    []string // hosts failed, "name: message"
-	halted    bool     // Halt stopped the procedure on a failure
+	halted    bool     // Halt stopped the procedure on a procedure.Failure
 	finished  bool     // every tier closed (Continue may leave failures)
 	current   *diracv1.TierStatus
 	doneSteps int
@@ -28,7 +29,7 @@ type summary struct {
 }
 
 // summarize reads the tiers and hosts of the status.
-func summarize(vbi *diracv1.VOBoxIntervention, plan Plan) summary {
+func summarize(vbi *diracv1.VOBoxIntervention, plan procedure.Plan) summary {
 	sm := summary{complete: isComplete(vbi), total: plan.Total(), finished: len(vbi.Status.Tiers) > 0}
 	for i := range vbi.Status.Tiers {
 		ts := &vbi.Status.Tiers[i]
@@ -133,9 +134,9 @@ func deriveStatus(s *scope) {
 	}
 }
 
-// checkReasons are failures of the procedure's own checks: the failure
+// checkReasons are failures of the procedure's own checks: the procedure.Failure
 // policy decides what follows, and Stalled says which policy did (Halted,
-// CompletedWithFailures). Any other failure (a host's key, its address, its
+// CompletedWithFailures). Any other procedure.Failure (a host's key, its address, its
 // layout, a conflict on it) is for a person to fix before the host can go
 // on, whatever the policy, so Stalled carries it as its reason when the
 // failed hosts share it: an alert on HostKeyMismatch needs no message parsing.
@@ -193,7 +194,7 @@ func deriveTierConditions(s *scope, set func(string, metav1.ConditionStatus, str
 }
 
 // tierFailures names the failed hosts of a tier and what they saw.
-func tierFailures(s *scope, tier Tier) string {
+func tierFailures(s *scope, tier procedure.Tier) string {
 	var parts []string
 	for _, name := range tier.Hosts {
 		hs := s.hostStatus(name)

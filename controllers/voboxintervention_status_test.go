@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	diracv1 "github.com/vobox-operator/vobox-operator/api/v1alpha1"
+	"github.com/vobox-operator/vobox-operator/internal/procedure"
 )
 
 var statusNow = time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC)
@@ -36,7 +37,7 @@ func statusFixture(state diracv1.State, policy diracv1.FailurePolicy) *diracv1.V
 // statusScope plans the intervention and sets its tiers to the given states
 // (Done counted from the hosts' CompletedTiers).
 func statusScope(vbi *diracv1.VOBoxIntervention, tiers ...diracv1.TierState) *scope {
-	s := &scope{vbi: vbi, plan: BuildPlan(&vbi.Spec), now: statusNow}
+	s := &scope{vbi: vbi, plan: procedure.BuildPlan(&vbi.Spec), now: statusNow}
 	s.ensureHostStatuses()
 	st := &vbi.Status
 	st.ObservedState = vbi.Spec.State
@@ -166,7 +167,7 @@ func TestDeriveStatus(t *testing.T) {
 			hostPhase: map[string]diracv1.HostPhase{"s1": diracv1.HostFailed, "a1": diracv1.HostWaiting},
 		},
 		{
-			name: "continue: a failure while the others go on",
+			name: "continue: a procedure.Failure while the others go on",
 			setup: func() *scope {
 				s := statusScope(statusFixture(diracv1.StateUp, diracv1.FailurePolicyContinue), S, K, F, R)
 				failHost(s, "s1", diracv1.ReasonComponentNotUp, "host s1: not up")
@@ -201,7 +202,7 @@ func TestDeriveStatus(t *testing.T) {
 			name: "host locked by another intervention",
 			setup: func() *scope {
 				s := statusScope(statusFixture(diracv1.StateDown, diracv1.FailurePolicyHalt))
-				s.blocked = &failure{Reason: diracv1.ReasonHostLocked, Message: "Waiting for 1 host(s) held by another intervention: s1 (held by other)"}
+				s.blocked = &procedure.Failure{Reason: diracv1.ReasonHostLocked, Message: "Waiting for 1 host(s) held by another intervention: s1 (held by other)"}
 				return s
 			},
 			phase:    diracv1.PhasePending,
@@ -217,7 +218,7 @@ func TestDeriveStatus(t *testing.T) {
 			name: "blocked by a missing Secret",
 			setup: func() *scope {
 				s := statusScope(statusFixture(diracv1.StateDown, diracv1.FailurePolicyHalt))
-				s.blocked = &failure{Reason: diracv1.ReasonSecretNotFound, Terminal: true, Message: "Secret lhcb/ssh named by spec.ssh.secretRef does not exist"}
+				s.blocked = &procedure.Failure{Reason: diracv1.ReasonSecretNotFound, Terminal: true, Message: "Secret lhcb/ssh named by spec.ssh.secretRef does not exist"}
 				return s
 			},
 			phase:    diracv1.PhaseFailed,

@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	diracv1 "github.com/vobox-operator/vobox-operator/api/v1alpha1"
+	"github.com/vobox-operator/vobox-operator/internal/procedure"
 	"github.com/vobox-operator/vobox-operator/internal/remote"
 )
 
@@ -20,7 +21,7 @@ import (
 type hostOutcome struct {
 	done bool
 	wait time.Duration
-	fail *failure
+	fail *procedure.Failure
 }
 
 // maxMovesPerPass bounds the probe → act rounds of one host in one pass, so
@@ -32,7 +33,7 @@ const maxMovesPerPass = 8
 // session, the probe first waiting on the host for what the act set off),
 // until the step is done, must wait or fails. It only touches its own
 // HostStatus, so hosts run in parallel.
-func (r *VOBoxInterventionReconciler) runHostStep(ctx context.Context, s *scope, tier *Tier, name string) hostOutcome {
+func (r *VOBoxInterventionReconciler) runHostStep(ctx context.Context, s *scope, tier *procedure.Tier, name string) hostOutcome {
 	hs := s.hostStatus(name)
 	logger := log.FromContext(ctx).WithValues("host", name, "step", tier.Condition)
 	ctx = log.IntoContext(ctx, logger)
@@ -41,7 +42,7 @@ func (r *VOBoxInterventionReconciler) runHostStep(ctx context.Context, s *scope,
 		hs.WaitingSince = &now
 	}
 	switch tier.Action {
-	case ActionSetMaintenance, ActionClearMaintenance:
+	case procedure.ActionSetMaintenance, procedure.ActionClearMaintenance:
 		return r.runMaintenance(ctx, s, tier, name)
 	}
 	h := &hostStep{r: r, s: s, tier: tier, name: name,
@@ -55,7 +56,7 @@ func (r *VOBoxInterventionReconciler) runHostStep(ctx context.Context, s *scope,
 		if d.Warning != "" {
 			s.warn(name, d.Warning)
 		}
-		if len(d.Commands) > 0 {
+		if d.Op != nil && d.Op.Name != procedure.OpCheckLogs {
 			h.queue(d, p)
 			continue
 		}
@@ -74,8 +75,8 @@ func (r *VOBoxInterventionReconciler) runHostStep(ctx context.Context, s *scope,
 			if h.until = boundWait(d.Until, h.waitLeft, hostPollTick(len(tier.Hosts))); h.until == nil {
 				return hostOutcome{wait: d.Wait}
 			}
-		case len(d.Scan) > 0:
-			if f := h.scan(ctx, d, p); f != nil {
+		case d.Op != nil:
+			if f := h.scan(ctx, *d.Op, p); f != nil {
 				return hostOutcome{fail: f}
 			}
 		}
@@ -83,7 +84,7 @@ func (r *VOBoxInterventionReconciler) runHostStep(ctx context.Context, s *scope,
 	if err := h.flush(ctx); err != nil {
 		return s.outcomeOf(err)
 	}
-	return hostOutcome{wait: pollInterval}
+	return hostOutcome{wait: procedure.PollInterval}
 }
 
 // hostStep is one host's step within one pass: what it learned, and the
@@ -91,32 +92,26 @@ func (r *VOBoxInterventionReconciler) runHostStep(ctx context.Context, s *scope,
 type hostStep struct {
 	r    *VOBoxInterventionReconciler
 	s    *scope
-	tier *Tier
+	tier *procedure.Tier
 	name string
 
 	state stepState
 	// known is a probe still true: the moves since only read (a clean log
 	// scan) or wrote the manifest it now shows. Deciding on it again spares
 	// a round trip, which on a large fleet is what a tier is made of.
-	known *hostProbe
-	// queued are decided commands, run in the session of the next probe.
-	queued []queuedCommand
+	known *procedure.Probe
+	// queued are decided operations, run in the session of the next probe.
+	queued []procedure.Op
 	// until is what the next probe waits for on the host, within waitLeft.
-	until    *hostWait
+	until    *procedure.Wait
 	waitLeft time.Duration
 	// stopQueued: a stop or kill is queued; stopTimeout counts from it.
 	stopQueued bool
 }
 
-// queuedCommand is a decided command and the step it belongs to.
-type queuedCommand struct {
-	step string
-	cmd  remote.Command
-}
-
 // look returns the host's state: the known probe, or a new probe that first
 // runs the queued commands and waits for until.
-func (h *hostStep) look(ctx context.Context) (*hostProbe, error) {
+func (h *hostStep) look(ctx context.Context) (*procedure.Probe, error) {
 	if p := h.known; p != nil {
 		h.known = nil
 		return p, nil
@@ -140,7 +135,7 @@ func (h *hostStep) look(ctx context.Context) (*hostProbe, error) {
 // With one, the session's end less the wait's budget: when the host waited
 // it out (a component still runs) the stop was sent before that; when the
 // wait ended sooner, every component had stopped and nothing is killed.
-func stopSentBy(started, finished time.Time, until *hostWait) time.Time {
+func stopSentBy(started, finished time.Time, until *procedure.Wait) time.Time {
 	if until == nil {
 		return finished
 	}
@@ -154,23 +149,19 @@ func later(a, b time.Time) time.Time {
 	return b
 }
 
-// queue takes a decision's commands: they run with the next probe, which
+// queue takes a procedure.Decision's commands: they run with the next probe, which
 // waits for what they set off (d.Then).
-func (h *hostStep) queue(d decision, p *hostProbe) {
+func (h *hostStep) queue(d procedure.Decision, p *procedure.Probe) {
 	hs := h.s.hostStatus(h.name)
 	hs.KilledComponents = mergeNames(hs.KilledComponents, d.Killed)
-	for _, cmd := range d.Commands {
-		h.queued = append(h.queued, queuedCommand{step: d.Step, cmd: cmd})
-	}
+	h.queued = append(h.queued, *d.Op)
 	h.until = boundWait(d.Then, h.waitLeft, hostPollTick(len(h.tier.Hosts)))
-	switch d.Step {
-	case "RecordManifest":
-		if m := writtenManifest(d.Commands); m != nil {
-			p.Manifest, h.known = m, p
-		}
-	case "StopComponents", "KillComponents":
+	switch d.Op.Name {
+	case procedure.OpRecordManifest:
+		p.Manifest, h.known = d.Op.Manifest, p
+	case procedure.OpStopComponents, procedure.OpKillComponents:
 		h.stopQueued = true
-	case "StopDatabase", "StartDatabase":
+	case procedure.OpStopDatabase, procedure.OpStartDatabase:
 		h.state.tried = true
 	}
 }
@@ -183,30 +174,22 @@ func (h *hostStep) flush(ctx context.Context) error {
 	case 0:
 		return nil
 	case 1:
-		_, err := h.r.act(ctx, h.s, h.name, h.s.target(h.name), queued[0].step, queued[0].cmd)
+		_, err := h.r.act(ctx, h.s, h.name, h.s.target(h.name), queued[0])
 		return err
 	}
 	started := metav1.NewTime(h.r.Clock.Now())
-	res, err := h.r.run(ctx, h.s, h.s.target(h.name), append(stepCommand(stepScript, queued), "--"))
+	res, err := h.r.run(ctx, h.s, h.s.target(h.name), "vobox-step", procedure.Session(queued, nil, nil, 0))
 	_, err = h.r.recordQueued(ctx, h.s, h.name, queued, started, res, err)
 	return err
 }
 
-// stepCommand is the argv of stepScript (followed by script) running the
-// queued commands; the caller appends "--" and the script's arguments.
-func stepCommand(script string, queued []queuedCommand) remote.Command {
-	cmd := remote.Command{"sh", "-c", script, "vobox-step"}
-	for _, q := range queued {
-		cmd = append(append(cmd, strconv.Itoa(len(q.cmd))), q.cmd...)
-	}
-	return cmd
-}
-
-// fail ends the step with d's failure, with the log lines that explain it
+// fail ends the step with d's procedure.Failure, with the log lines that explain it
 // when d asks for a scan.
-func (h *hostStep) fail(ctx context.Context, d decision) hostOutcome {
+func (h *hostStep) fail(ctx context.Context, d procedure.Decision) hostOutcome {
 	if len(d.Scan) > 0 {
-		if findings, err := h.r.scanLogs(ctx, h.s, h.name, d.Scan); err == nil && len(findings) > 0 {
+		spec := &h.s.vbi.Spec
+		op := procedure.CheckLogs(spec.Layout.DiracRoot, spec.Checks.ErrorPatterns, d.Scan)
+		if findings, err := h.r.scanLogs(ctx, h.s, h.name, op); err == nil && len(findings) > 0 {
 			h.s.hostStatus(h.name).Findings = findings
 			d.Fail.Message += "; log: " + strings.Join(findings, " | ")
 		}
@@ -214,17 +197,17 @@ func (h *hostStep) fail(ctx context.Context, d decision) hostOutcome {
 	return hostOutcome{fail: d.Fail}
 }
 
-// scan runs the log scan d asks for; the probe stays true (a scan only
-// reads). It returns the failure when the scan fails or finds errors.
-func (h *hostStep) scan(ctx context.Context, d decision, p *hostProbe) *failure {
-	findings, err := h.r.scanLogs(ctx, h.s, h.name, d.Scan)
+// scan runs the log scan op; the probe stays true (a scan only
+// reads). It returns the procedure.Failure when the scan fails or finds errors.
+func (h *hostStep) scan(ctx context.Context, op procedure.Op, p *procedure.Probe) *procedure.Failure {
+	findings, err := h.r.scanLogs(ctx, h.s, h.name, op)
 	if err != nil {
 		return h.s.outcomeOf(err).fail
 	}
 	h.state.scanned = true
 	if len(findings) > 0 {
 		h.s.hostStatus(h.name).Findings = findings
-		return &failure{Reason: diracv1.ReasonErrorsInLog, Terminal: true,
+		return &procedure.Failure{Reason: diracv1.ReasonErrorsInLog, Terminal: true,
 			Message: fmt.Sprintf("host %s: %d log line(s) match errorPatterns: %s", h.name, len(findings), strings.Join(findings, " | "))}
 	}
 	h.known = p
@@ -242,12 +225,12 @@ const maxWaitPerPass = 5 * time.Second
 // controller's own poll), so that hosts sharing CPU (a lab, VMs on one
 // hypervisor) are not kept busy by the looking.
 func hostPollTick(hosts int) time.Duration {
-	return min(max(time.Duration(hosts)*2*time.Millisecond, 50*time.Millisecond), pollInterval)
+	return min(max(time.Duration(hosts)*2*time.Millisecond, 50*time.Millisecond), procedure.PollInterval)
 }
 
 // boundWait returns w bounded by what is left of the pass's wait, or nil
 // when a wait on the host is not worth a probe of its own.
-func boundWait(w *hostWait, left, tick time.Duration) *hostWait {
+func boundWait(w *procedure.Wait, left, tick time.Duration) *procedure.Wait {
 	if w == nil {
 		return nil
 	}
@@ -259,24 +242,11 @@ func boundWait(w *hostWait, left, tick time.Duration) *hostWait {
 	return &b
 }
 
-// writtenManifest is the manifest a RecordManifest move wrote (the last
-// argument of writeManifestScript), or nil.
-func writtenManifest(cmds []remote.Command) *manifest {
-	if len(cmds) != 1 || len(cmds[0]) != 7 || cmds[0][3] != "vobox-manifest" {
-		return nil
-	}
-	m, err := parseManifest(strings.Split(cmds[0][6], "\n"))
-	if err != nil {
-		return nil
-	}
-	return m
-}
-
 // ranInThisStep reports whether the host's last command is one of steps and
 // ran in its current step (not in a tier or plan before, whose last command
 // may have the same name).
-func ranInThisStep(hs *diracv1.HostStatus, steps ...string) bool {
-	return hs.LastStep != nil && slices.Contains(steps, hs.LastStep.Name) &&
+func ranInThisStep(hs *diracv1.HostStatus, steps ...procedure.OpName) bool {
+	return hs.LastStep != nil && slices.Contains(steps, procedure.OpName(hs.LastStep.Name)) &&
 		hs.WaitingSince != nil && hs.LastStep.StartedAt != nil && !hs.LastStep.StartedAt.Before(hs.WaitingSince)
 }
 
@@ -289,25 +259,25 @@ type stepState struct {
 }
 
 // decide dispatches a probe to the decide function of the tier's action.
-func (r *VOBoxInterventionReconciler) decide(s *scope, tier *Tier, name string, p *hostProbe, st *stepState) decision {
+func (r *VOBoxInterventionReconciler) decide(s *scope, tier *procedure.Tier, name string, p *procedure.Probe, st *stepState) procedure.Decision {
 	spec := &s.vbi.Spec
 	h := s.hostSpec(name)
 	hs := s.hostStatus(name)
 	// Measured now, not at the pass's start: a pass may wait on the host.
 	elapsed := r.Clock.Now().Sub(hs.WaitingSince.Time)
-	in := componentsInput{
-		Host: name, Root: spec.Layout.DiracRoot, ManifestName: manifestName(string(s.vbi.UID)),
-		Roles: h.Roles, Classes: classesFor(tier.Action, h.Roles), Exclude: h.Exclude,
+	in := procedure.ComponentsInput{
+		Host: name, Root: spec.Layout.DiracRoot, ManifestName: procedure.ManifestName(string(s.vbi.UID)),
+		Roles: h.Roles, Classes: procedure.ClassesFor(tier.Action, h.Roles), Exclude: h.Exclude,
 		// runsvctrl d was sent in this step when it is the last thing done on
 		// the host: a step always parks its links before it is done.
-		StopRequested: !st.stopRequestedAt.IsZero() || ranInThisStep(hs, "StopComponents", "KillComponents"),
+		StopRequested: !st.stopRequestedAt.IsZero() || ranInThisStep(hs, procedure.OpStopComponents, procedure.OpKillComponents),
 		Elapsed:       elapsed, StopTimeout: spec.Strategy.StopTimeout.Duration, StepTimeout: spec.Strategy.StepTimeout.Duration,
 		Uptime: spec.Checks.ComponentUptime.Duration, SavedInStatus: hs.SavedComponents, Scanned: st.scanned,
-		ScanFrom: startedAt(s.vbi),
+		Patterns: spec.Checks.ErrorPatterns, ScanFrom: startedAt(s.vbi),
 	}
 	// stopTimeout counts from the last stop (or kill) request, not from the
 	// step's start: recording the manifest may take a while on a busy host.
-	if tier.Action == ActionStopAgents || tier.Action == ActionStopServices {
+	if tier.Action == procedure.ActionStopAgents || tier.Action == procedure.ActionStopServices {
 		switch {
 		case !st.stopRequestedAt.IsZero():
 			in.Elapsed = r.Clock.Now().Sub(st.stopRequestedAt)
@@ -317,28 +287,28 @@ func (r *VOBoxInterventionReconciler) decide(s *scope, tier *Tier, name string, 
 			in.Elapsed = r.Clock.Now().Sub(hs.LastStep.StartedAt.Add(time.Second))
 		}
 	}
-	db := databaseInput{Host: name, MysqlServer: spec.Layout.MysqlServer, Elapsed: elapsed,
+	db := procedure.DatabaseInput{Host: name, MysqlServer: spec.Layout.MysqlServer, Elapsed: elapsed,
 		StepTimeout: spec.Strategy.StepTimeout.Duration, Tried: st.tried}
 	// A start or stop sent in an earlier pass of this step is waited for,
 	// not sent again.
 	switch tier.Action {
-	case ActionStopDatabase:
-		db.Tried = db.Tried || ranInThisStep(hs, "StopDatabase")
-	case ActionStartDatabase:
-		db.Tried = db.Tried || ranInThisStep(hs, "StartDatabase")
+	case procedure.ActionStopDatabase:
+		db.Tried = db.Tried || ranInThisStep(hs, procedure.OpStopDatabase)
+	case procedure.ActionStartDatabase:
+		db.Tried = db.Tried || ranInThisStep(hs, procedure.OpStartDatabase)
 	}
 	switch tier.Action {
-	case ActionStopAgents, ActionStopServices:
-		return decideStop(p, in)
-	case ActionStartServices, ActionStartAgents:
-		return decideStart(p, in)
-	case ActionStopDatabase:
-		db.JournalFrom, db.JournalTo = s.journal(name)
-		return decideStopDatabase(p, db)
-	case ActionStartDatabase:
-		return decideStartDatabase(p, db)
+	case procedure.ActionStopAgents, procedure.ActionStopServices:
+		return procedure.DecideStop(p, in)
+	case procedure.ActionStartServices, procedure.ActionStartAgents:
+		return procedure.DecideStart(p, in)
+	case procedure.ActionStopDatabase:
+		db.JournalFrom, db.JournalTo = procedure.JournalMove(spec, name)
+		return procedure.DecideStopDatabase(p, db)
+	case procedure.ActionStartDatabase:
+		return procedure.DecideStartDatabase(p, db)
 	}
-	return decision{Fail: &failure{Reason: diracv1.ReasonCommandFailed, Terminal: true, Message: "unknown action " + string(tier.Action)}}
+	return procedure.Decision{Fail: &procedure.Failure{Reason: diracv1.ReasonCommandFailed, Terminal: true, Message: "unknown action " + string(tier.Action)}}
 }
 
 // startedAt is when the procedure for the current state started.
@@ -351,11 +321,11 @@ func startedAt(vbi *diracv1.VOBoxIntervention) time.Time {
 
 // finishHostStep runs the clean-up a finished step needs: after a host's last
 // start tier, its manifest is removed (its links are all back).
-func (r *VOBoxInterventionReconciler) finishHostStep(ctx context.Context, s *scope, tier *Tier, name string) hostOutcome {
+func (r *VOBoxInterventionReconciler) finishHostStep(ctx context.Context, s *scope, tier *procedure.Tier, name string) hostOutcome {
 	h := s.hostSpec(name)
-	if (tier.Action == ActionStartServices || tier.Action == ActionStartAgents) && lastStartTier(tier.Action, tier.Condition, h.Roles) {
-		file := s.vbi.Spec.Layout.DiracRoot + "/startup-save/" + manifestName(string(s.vbi.UID))
-		if _, err := r.act(ctx, s, name, s.target(name), "RemoveManifest", remote.Command{"rm", "-f", "--", file}); err != nil {
+	if (tier.Action == procedure.ActionStartServices || tier.Action == procedure.ActionStartAgents) && procedure.LastStartTier(tier.Action, tier.Condition, h.Roles) {
+		op := procedure.RemoveManifest(path.Join(s.vbi.Spec.Layout.DiracRoot, "startup-save"), procedure.ManifestName(string(s.vbi.UID)))
+		if _, err := r.act(ctx, s, name, s.target(name), op); err != nil {
 			return s.outcomeOf(err)
 		}
 	}
@@ -364,41 +334,38 @@ func (r *VOBoxInterventionReconciler) finishHostStep(ctx context.Context, s *sco
 
 // runMaintenance runs the set or clear template for one host, on that host
 // or on spec.maintenance.runOn.
-func (r *VOBoxInterventionReconciler) runMaintenance(ctx context.Context, s *scope, tier *Tier, name string) hostOutcome {
+func (r *VOBoxInterventionReconciler) runMaintenance(ctx context.Context, s *scope, tier *procedure.Tier, name string) hostOutcome {
 	spec := &s.vbi.Spec
-	template := spec.Maintenance.Set
-	if tier.Action == ActionClearMaintenance {
-		template = spec.Maintenance.Clear
+	template, op := spec.Maintenance.Set, procedure.OpSetMaintenance
+	if tier.Action == procedure.ActionClearMaintenance {
+		template, op = spec.Maintenance.Clear, procedure.OpClearMaintenance
 	}
 	on := name
 	if spec.Maintenance.RunOn != "" {
 		on = spec.Maintenance.RunOn
 	}
-	if _, err := r.act(ctx, s, name, s.target(on), string(tier.Action), maintenanceCommand(template, name, spec.Reason)); err != nil {
+	if _, err := r.act(ctx, s, name, s.target(on), procedure.Maintenance(op, template, name, spec.Reason)); err != nil {
 		return s.outcomeOf(err)
 	}
 	return hostOutcome{done: true}
 }
 
-// probe runs probeScript on a host, after the queued commands (in the same
-// session, through stepScript) and a wait there for until (when not nil).
-func (r *VOBoxInterventionReconciler) probe(ctx context.Context, s *scope, tier *Tier, name string, queued []queuedCommand, until *hostWait) (*hostProbe, error) {
+// probe runs the probe on a host, after the queued operations (in the same
+// session) and a wait there for until (when not nil).
+func (r *VOBoxInterventionReconciler) probe(ctx context.Context, s *scope, tier *procedure.Tier, name string, queued []procedure.Op, until *procedure.Wait) (*procedure.Probe, error) {
 	spec := &s.vbi.Spec
-	var mysql, jfrom, jto string
-	if tier.Action == ActionStopDatabase || tier.Action == ActionStartDatabase {
-		mysql = spec.Layout.MysqlServer
-		jfrom, jto = s.journal(name)
+	args := procedure.ProbeArgs{Root: spec.Layout.DiracRoot, Manifest: procedure.ManifestName(string(s.vbi.UID))}
+	if tier.Action == procedure.ActionStopDatabase || tier.Action == procedure.ActionStartDatabase {
+		args.MysqlServer = spec.Layout.MysqlServer
+		args.JournalFrom, args.JournalTo = procedure.JournalMove(spec, name)
 	}
-	args := []string{spec.Layout.DiracRoot, manifestName(string(s.vbi.UID)), mysql, jfrom, jto}
-	if until != nil {
-		args = append(args, until.args(hostPollTick(len(tier.Hosts)))...)
-	}
-	cmd := append(remote.Command{"sh", "-c", probeScript, "vobox-probe"}, args...)
+	tick := hostPollTick(len(tier.Hosts))
+	what, cmd := "vobox-probe", procedure.ProbeOp(args, until, tick).Argv
 	if len(queued) > 0 {
-		cmd = append(append(stepCommand(stepScript+probeScript, queued), "--"), args...)
+		what, cmd = "vobox-step", procedure.Session(queued, &args, until, tick)
 	}
 	started := metav1.NewTime(r.Clock.Now())
-	res, err := r.run(ctx, s, s.target(name), cmd)
+	res, err := r.run(ctx, s, s.target(name), what, cmd)
 	if len(queued) > 0 {
 		if res.Stdout, err = r.recordQueued(ctx, s, name, queued, started, res, err); err != nil {
 			return nil, err
@@ -408,50 +375,48 @@ func (r *VOBoxInterventionReconciler) probe(ctx context.Context, s *scope, tier 
 		return nil, err
 	}
 	if res.ExitCode != 0 {
-		return nil, &failure{Reason: diracv1.ReasonCommandFailed,
-			Message: fmt.Sprintf("host %s: probe exited %d: %s", name, res.ExitCode, tail(string(res.Stderr), 300))}
+		return nil, &procedure.Failure{Reason: diracv1.ReasonCommandFailed,
+			Message: fmt.Sprintf("host %s: probe exited %d: %s", name, res.ExitCode, procedure.Tail(string(res.Stderr), 300))}
 	}
-	p, err := parseProbe(res.Stdout)
+	p, err := procedure.ParseProbe(res.Stdout)
 	if err != nil {
-		return nil, &failure{Reason: diracv1.ReasonCommandFailed, Message: fmt.Sprintf("host %s: %v", name, err)}
+		return nil, &procedure.Failure{Reason: diracv1.ReasonCommandFailed, Message: fmt.Sprintf("host %s: %v", name, err)}
 	}
 	return p, nil
 }
 
 // scanLogs runs the log scan and returns the findings.
-func (r *VOBoxInterventionReconciler) scanLogs(ctx context.Context, s *scope, name string, items []scanItem) ([]string, error) {
-	spec := &s.vbi.Spec
-	cmd := logScanCommand(spec.Layout.DiracRoot, spec.Checks.ErrorPatterns, items)
-	res, err := r.act(ctx, s, name, s.target(name), "CheckLogs", cmd)
+func (r *VOBoxInterventionReconciler) scanLogs(ctx context.Context, s *scope, name string, op procedure.Op) ([]string, error) {
+	res, err := r.act(ctx, s, name, s.target(name), op)
 	if err != nil {
 		return nil, err
 	}
-	findings := parseFindings(res.Stdout)
+	findings := procedure.ParseFindings(res.Stdout)
 	if len(findings) > 16 {
 		findings = findings[len(findings)-16:]
 	}
 	return findings, nil
 }
 
-// recordQueued records the commands stepScript ran before its probe, as act
+// recordQueued records the operations a session ran before its probe, as act
 // does for one command, and returns the probe's share of the output. The
 // first command that did not exit 0, or did not report (the session failed
 // before it), is the error; a session that failed after them (in the
 // probe) gives its error with the commands recorded.
-func (r *VOBoxInterventionReconciler) recordQueued(ctx context.Context, s *scope, name string, queued []queuedCommand, started metav1.Time, res remote.Result, runErr error) ([]byte, error) {
-	outs, rest := splitStepOutput(res.Stdout)
+func (r *VOBoxInterventionReconciler) recordQueued(ctx context.Context, s *scope, name string, queued []procedure.Op, started metav1.Time, res remote.Result, runErr error) ([]byte, error) {
+	outs, rest := procedure.SplitStepOutput(res.Stdout)
 	target := s.target(name)
-	for i, q := range queued {
+	for i, op := range queued {
 		if i >= len(outs) {
 			err := runErr
 			if err == nil {
-				err = &failure{Reason: diracv1.ReasonCommandFailed, Message: fmt.Sprintf("host %s: %s did not report its exit status (the session exited %d): %s",
-					name, q.step, res.ExitCode, tail(strings.TrimSpace(string(res.Stderr)), 300))}
+				err = &procedure.Failure{Reason: diracv1.ReasonCommandFailed, Message: fmt.Sprintf("host %s: %s did not report its exit status (the session exited %d): %s",
+					name, op.Name, res.ExitCode, procedure.Tail(strings.TrimSpace(string(res.Stderr)), 300))}
 			}
-			return nil, r.recordStep(ctx, s, name, target, q.step, q.cmd, started, remote.Result{ExitCode: -1, Duration: res.Duration}, err)
+			return nil, r.recordStep(ctx, s, name, target, op, started, remote.Result{ExitCode: -1, Duration: res.Duration}, err)
 		}
 		one := remote.Result{Stdout: outs[i].Output, ExitCode: outs[i].ExitCode, Duration: res.Duration}
-		if err := r.recordStep(ctx, s, name, target, q.step, q.cmd, started, one, nil); err != nil {
+		if err := r.recordStep(ctx, s, name, target, op, started, one, nil); err != nil {
 			return nil, err
 		}
 	}
@@ -459,25 +424,26 @@ func (r *VOBoxInterventionReconciler) recordQueued(ctx context.Context, s *scope
 }
 
 // act runs a command that changes (or checks) a host, records it as the
-// host's last step, logs it, and turns a non-zero exit into a failure.
-func (r *VOBoxInterventionReconciler) act(ctx context.Context, s *scope, name string, target remote.Target, step string, cmd remote.Command) (remote.Result, error) {
+// host's last step, logs it, and turns a non-zero exit into a procedure.Failure.
+func (r *VOBoxInterventionReconciler) act(ctx context.Context, s *scope, name string, target remote.Target, op procedure.Op) (remote.Result, error) {
 	started := metav1.NewTime(r.Clock.Now())
-	res, err := r.run(ctx, s, target, cmd)
-	return res, r.recordStep(ctx, s, name, target, step, cmd, started, res, err)
+	res, err := r.run(ctx, s, target, string(op.Name), op.Argv)
+	return res, r.recordStep(ctx, s, name, target, op, started, res, err)
 }
 
 // recordStep records a command that ran as the host's last step, logs it,
-// and returns its error, or a failure for a non-zero exit.
-func (r *VOBoxInterventionReconciler) recordStep(ctx context.Context, s *scope, name string, target remote.Target, step string, cmd remote.Command, started metav1.Time, res remote.Result, err error) error {
+// and returns its error, or a procedure.Failure for a non-zero exit.
+func (r *VOBoxInterventionReconciler) recordStep(ctx context.Context, s *scope, name string, target remote.Target, op procedure.Op, started metav1.Time, res remote.Result, err error) error {
 	hs := s.hostStatus(name)
 	finished := metav1.NewTime(r.Clock.Now())
-	last := &diracv1.StepStatus{Name: step, Command: displayCommand(cmd), StartedAt: &started, FinishedAt: &finished}
+	step := string(op.Name)
+	last := &diracv1.StepStatus{Name: step, Command: op.Display(), StartedAt: &started, FinishedAt: &finished}
 	if err == nil {
 		code := int32(res.ExitCode)
 		last.ExitCode = &code
-		last.Output = tail(strings.TrimSpace(string(res.Stdout)+"\n"+string(res.Stderr)), 2048)
+		last.Output = procedure.Tail(strings.TrimSpace(string(res.Stdout)+"\n"+string(res.Stderr)), 2048)
 	} else {
-		last.Output = tail(err.Error(), 2048)
+		last.Output = procedure.Tail(err.Error(), 2048)
 	}
 	hs.LastStep = last
 	log.FromContext(ctx).Info("Ran step", "on", target.Name, "command", step, "exitCode", res.ExitCode, "duration", res.Duration, "error", errString(err))
@@ -490,60 +456,32 @@ func (r *VOBoxInterventionReconciler) recordStep(ctx context.Context, s *scope, 
 		if len(msg) == 0 {
 			msg = res.Stdout // stepScript merges a command's stderr into its output
 		}
-		return &failure{Reason: diracv1.ReasonCommandFailed,
-			Message: fmt.Sprintf("host %s: %s exited %d: %s", target.Name, step, res.ExitCode, tail(strings.TrimSpace(string(msg)), 300))}
+		return &procedure.Failure{Reason: diracv1.ReasonCommandFailed,
+			Message: fmt.Sprintf("host %s: %s exited %d: %s", target.Name, step, res.ExitCode, procedure.Tail(strings.TrimSpace(string(msg)), 300))}
 	}
 	return nil
 }
 
-// run runs one command bounded by stepTimeout.
-func (r *VOBoxInterventionReconciler) run(ctx context.Context, s *scope, target remote.Target, cmd remote.Command) (remote.Result, error) {
+// run runs one command bounded by stepTimeout; what names it in an error.
+func (r *VOBoxInterventionReconciler) run(ctx context.Context, s *scope, target remote.Target, what string, cmd remote.Command) (remote.Result, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.vbi.Spec.Strategy.StepTimeout.Duration)
 	defer cancel()
 	s.countCommand(target.Name)
 	res, err := r.Executor.Run(ctx, target, cmd)
 	if err != nil {
-		return res, fmt.Errorf("failed to run %s on host %s: %w", cmdName(cmd), target.Name, err)
+		return res, fmt.Errorf("failed to run %s on host %s: %w", what, target.Name, err)
 	}
 	return res, nil
-}
-
-// displayCommand shows an argv for people: a script passed to sh -c is shown
-// by its $0 name, the arguments in full.
-func displayCommand(cmd remote.Command) []string {
-	if len(cmd) >= 4 && cmd[0] == "sh" && cmd[1] == "-c" {
-		out := append([]string{cmd[3]}, cmd[4:]...)
-		if cmd[3] == "vobox-manifest" && len(out) == 4 {
-			out[3] = fmt.Sprintf("<%d lines>", strings.Count(out[3], "\n"))
-		}
-		return capStrings(out, 64)
-	}
-	return capStrings(cmd, 64)
-}
-
-func cmdName(cmd remote.Command) string {
-	d := displayCommand(cmd)
-	if len(d) == 0 {
-		return "command"
-	}
-	return d[0]
-}
-
-func capStrings(in []string, n int) []string {
-	if len(in) > n {
-		in = in[:n]
-	}
-	return append([]string(nil), in...)
 }
 
 // outcomeOf turns a run error into a host outcome: terminal SSH errors fail
 // the host at once, transient ones are retried with backoff until stepTimeout.
 func (s *scope) outcomeOf(err error) hostOutcome {
-	var f *failure
+	var f *procedure.Failure
 	if errors.As(err, &f) {
 		return hostOutcome{fail: f}
 	}
-	return hostOutcome{fail: &failure{Reason: conditionReason(err), Message: err.Error(), Terminal: remote.IsTerminal(err)}}
+	return hostOutcome{fail: &procedure.Failure{Reason: conditionReason(err), Message: err.Error(), Terminal: remote.IsTerminal(err)}}
 }
 
 // conditionReason maps an executor error to the API's condition reasons.

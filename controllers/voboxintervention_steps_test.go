@@ -13,6 +13,7 @@ import (
 	clocktesting "k8s.io/utils/clock/testing"
 
 	diracv1 "github.com/vobox-operator/vobox-operator/api/v1alpha1"
+	"github.com/vobox-operator/vobox-operator/internal/procedure"
 	"github.com/vobox-operator/vobox-operator/internal/remote"
 )
 
@@ -49,12 +50,12 @@ func TestDecideUsesTheCurrentStepOnly(t *testing.T) {
 	vbi.Spec.Strategy.StopTimeout = metav1.Duration{Duration: time.Minute}
 	s := statusScope(vbi)
 	since, before := metav1.NewTime(statusNow), metav1.NewTime(statusNow.Add(-10*time.Minute))
-	up := dbProbe(true, "", "", "")
+	up := &procedure.Probe{RootExists: true, MysqlPresent: true, MysqldUp: true}
 
 	db := s.hostStatus("d1")
 	db.WaitingSince, db.LastStep = &since, &diracv1.StepStatus{Name: "StopDatabase", StartedAt: &before}
 	tier := s.plan.Tier(diracv1.DatabasesStoppedCondition)
-	if d := r.decide(s, tier, "d1", up, &stepState{}); d.Step != "StopDatabase" {
+	if d := r.decide(s, tier, "d1", up, &stepState{}); d.Step() != procedure.OpStopDatabase {
 		t.Errorf("stale StopDatabase: decision = %+v, want the stop sent", d)
 	}
 	db.LastStep.StartedAt = &since
@@ -64,31 +65,16 @@ func TestDecideUsesTheCurrentStepOnly(t *testing.T) {
 
 	a := s.hostStatus("a1")
 	a.WaitingSince, a.LastStep = &since, &diracv1.StepStatus{Name: "StopComponents", StartedAt: &before}
-	p := probed([]link{running("WorkloadManagement_JobAgent", 50)}, nil, manifestOf(entry("WorkloadManagement_JobAgent", classAgent, true, false)))
+	p, err := procedure.ParseProbe([]byte("root\tok\n" +
+		"startup\tWorkloadManagement_JobAgent\t/opt/dirac/runit/WorkloadManagement/JobAgent\n" +
+		"stat\tWorkloadManagement_JobAgent\trun (pid 42) 50 seconds\n" +
+		"manifest\tWorkloadManagement_JobAgent\t/opt/dirac/runit/WorkloadManagement/JobAgent\tagent\tup\trestore\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	tier = s.plan.Tier(diracv1.AgentsStoppedCondition)
-	if d := r.decide(s, tier, "a1", p, &stepState{}); d.Step != "StopComponents" {
+	if d := r.decide(s, tier, "a1", p, &stepState{}); d.Step() != procedure.OpStopComponents {
 		t.Errorf("stale StopComponents: decision = %+v, want runsvctrl d", d)
-	}
-}
-
-func TestDisplayCommand(t *testing.T) {
-	m := (&manifest{Entries: []manifestEntry{entry("A_B", classService, true, false)}}).encode()
-	cases := []struct {
-		cmd  remote.Command
-		want []string
-	}{
-		{remote.Command{"sh", "-c", probeScript, "vobox-probe", "/opt/dirac", ".m", "", "", ""}, []string{"vobox-probe", "/opt/dirac", ".m", "", "", ""}},
-		{remote.Command{"sh", "-c", writeManifestScript, "vobox-manifest", "/opt/dirac/startup-save", ".m", m}, []string{"vobox-manifest", "/opt/dirac/startup-save", ".m", "<2 lines>"}},
-		{remote.Command{"runsvctrl", "d", "/opt/dirac/startup/A_B"}, []string{"runsvctrl", "d", "/opt/dirac/startup/A_B"}},
-	}
-	for _, tc := range cases {
-		if got := displayCommand(tc.cmd); !slices.Equal(got, tc.want) {
-			t.Errorf("displayCommand = %q, want %q", got, tc.want)
-		}
-	}
-	long := make(remote.Command, 100)
-	if got := displayCommand(long); len(got) != 64 {
-		t.Errorf("displayCommand keeps %d arguments, want 64", len(got))
 	}
 }
 
@@ -99,7 +85,7 @@ func TestOutcomeOf(t *testing.T) {
 		reason   string
 		terminal bool
 	}{
-		{&failure{Reason: diracv1.ReasonStartupSaveConflict, Terminal: true}, diracv1.ReasonStartupSaveConflict, true},
+		{&procedure.Failure{Reason: diracv1.ReasonStartupSaveConflict, Terminal: true}, diracv1.ReasonStartupSaveConflict, true},
 		{fmt.Errorf("failed to run x: %w", &remote.HostKeyMismatchError{}), diracv1.ReasonHostKeyMismatch, true},
 		{fmt.Errorf("failed to run x: %w", &remote.AuthError{Err: errors.New("denied")}), diracv1.ReasonAuthFailed, true},
 		{fmt.Errorf("failed to run x: %w", &remote.TimeoutError{Err: errors.New("deadline")}), diracv1.ReasonStepTimeout, false},
@@ -121,7 +107,7 @@ func TestMergeNames(t *testing.T) {
 }
 
 func TestBoundWait(t *testing.T) {
-	w := &hostWait{Links: []string{"a"}, For: time.Minute}
+	w := &procedure.Wait{Links: []string{"a"}, For: time.Minute}
 	if got := boundWait(w, 5*time.Second, 50*time.Millisecond); got == nil || got.For != 5*time.Second || w.For != time.Minute {
 		t.Errorf("boundWait = %+v (input now %+v), want For bounded to 5s, input untouched", got, w)
 	}
@@ -134,7 +120,7 @@ func TestBoundWait(t *testing.T) {
 }
 
 func TestHostPollTick(t *testing.T) {
-	for hosts, want := range map[int]time.Duration{1: 50 * time.Millisecond, 11: 50 * time.Millisecond, 60: 120 * time.Millisecond, 200: pollInterval} {
+	for hosts, want := range map[int]time.Duration{1: 50 * time.Millisecond, 11: 50 * time.Millisecond, 60: 120 * time.Millisecond, 200: procedure.PollInterval} {
 		if got := hostPollTick(hosts); got != want {
 			t.Errorf("hostPollTick(%d) = %s, want %s", hosts, got, want)
 		}
@@ -148,12 +134,12 @@ func TestStopSentBy(t *testing.T) {
 	cases := []struct {
 		name     string
 		finished time.Duration
-		until    *hostWait
+		until    *procedure.Wait
 		want     time.Duration
 	}{
 		{"no wait: the session's end", 80 * time.Millisecond, nil, 80 * time.Millisecond},
-		{"waited out a 5s budget", 5100 * time.Millisecond, &hostWait{For: 5 * time.Second}, 100 * time.Millisecond},
-		{"wait ended early (all stopped): not before the session", 300 * time.Millisecond, &hostWait{For: 5 * time.Second}, 0},
+		{"waited out a 5s budget", 5100 * time.Millisecond, &procedure.Wait{For: 5 * time.Second}, 100 * time.Millisecond},
+		{"wait ended early (all stopped): not before the session", 300 * time.Millisecond, &procedure.Wait{For: 5 * time.Second}, 0},
 	}
 	for _, tc := range cases {
 		if got := stopSentBy(start, start.Add(tc.finished), tc.until); !got.Equal(start.Add(tc.want)) {

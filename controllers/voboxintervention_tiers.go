@@ -10,6 +10,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	diracv1 "github.com/vobox-operator/vobox-operator/api/v1alpha1"
+	"github.com/vobox-operator/vobox-operator/internal/procedure"
 )
 
 // terminalReasons are failures a retry cannot fix; the host waits for a
@@ -26,7 +27,7 @@ var terminalReasons = []string{
 // for a spec change.
 func isTerminalReason(reason string) bool { return slices.Contains(terminalReasons, reason) }
 
-// backoff is the wait before retrying a transient failure.
+// backoff is the wait before retrying a transient procedure.Failure.
 func backoff(attempts int32) time.Duration {
 	d := time.Second << min(max(attempts-1, 0), 5)
 	return min(d, 30*time.Second)
@@ -64,13 +65,13 @@ func (r *VOBoxInterventionReconciler) runTiers(ctx context.Context, s *scope) (c
 			now := metav1.NewTime(s.now)
 			ts.StartedAt, ts.State = &now, diracv1.TierRunning
 			// The next tier's handshakes overlap this tier's waits.
-			r.connect(ctx, s, s.plan.hostsAfter(i))
+			r.connect(ctx, s, s.plan.HostsAfter(i))
 		}
 		r.runTier(ctx, s, tier)
 		if !r.closeTier(s, tier, ts) {
 			return ctrl.Result{}, nil
 		}
-		if tier.Action == ActionSetMaintenance && i+1 < len(s.plan.Tiers) {
+		if tier.Action == procedure.ActionSetMaintenance && i+1 < len(s.plan.Tiers) {
 			// The maintenance commands cannot be probed first: record that
 			// they ran before the next tier, so that a crash there does not
 			// run them again (a site's sms may notify people each time).
@@ -85,7 +86,7 @@ func (r *VOBoxInterventionReconciler) runTiers(ctx context.Context, s *scope) (c
 // settleWait is how long the agents must still wait after the services are
 // up (spec.checks.settleDelay), counted from the previous tier's end.
 func (r *VOBoxInterventionReconciler) settleWait(s *scope, i int) time.Duration {
-	if s.plan.Tiers[i].Action != ActionStartAgents || i == 0 {
+	if s.plan.Tiers[i].Action != procedure.ActionStartAgents || i == 0 {
 		return 0
 	}
 	// Counted from the last tier that ran: the services tier is skipped
@@ -99,7 +100,7 @@ func (r *VOBoxInterventionReconciler) settleWait(s *scope, i int) time.Duration 
 }
 
 // runTier runs the pending hosts of a tier in parallel, bounded by maxParallel.
-func (r *VOBoxInterventionReconciler) runTier(ctx context.Context, s *scope, tier *Tier) {
+func (r *VOBoxInterventionReconciler) runTier(ctx context.Context, s *scope, tier *procedure.Tier) {
 	var todo []string
 	for _, name := range tier.Hosts {
 		if hostNeedsWork(s, tier, name) {
@@ -128,14 +129,14 @@ func (r *VOBoxInterventionReconciler) runTier(ctx context.Context, s *scope, tie
 }
 
 // hostNeedsWork says whether a host takes part in this pass of a tier.
-func hostNeedsWork(s *scope, tier *Tier, name string) bool {
+func hostNeedsWork(s *scope, tier *procedure.Tier, name string) bool {
 	hs := s.hostStatus(name)
 	if slices.Contains(hs.CompletedTiers, tier.Condition) {
 		return false
 	}
 	if hs.Phase == diracv1.HostFailed {
 		// Continue leaves a failed host behind; Halt retries it unless the
-		// failure needs a person.
+		// procedure.Failure needs a person.
 		if s.vbi.Spec.Strategy.FailurePolicy == diracv1.FailurePolicyContinue || isTerminalReason(hs.Reason) {
 			return false
 		}
@@ -145,7 +146,7 @@ func hostNeedsWork(s *scope, tier *Tier, name string) bool {
 
 // failedEarlier reports whether, under Continue, a host failed a tier before
 // this one: it takes no further part.
-func failedEarlier(s *scope, tier *Tier, name string) bool {
+func failedEarlier(s *scope, tier *procedure.Tier, name string) bool {
 	hs := s.hostStatus(name)
 	if hs.Phase != diracv1.HostFailed {
 		return false
@@ -162,7 +163,7 @@ func failedEarlier(s *scope, tier *Tier, name string) bool {
 }
 
 // applyOutcome writes one host's outcome into its status.
-func (r *VOBoxInterventionReconciler) applyOutcome(ctx context.Context, s *scope, tier *Tier, name string, o hostOutcome) {
+func (r *VOBoxInterventionReconciler) applyOutcome(ctx context.Context, s *scope, tier *procedure.Tier, name string, o hostOutcome) {
 	hs := s.hostStatus(name)
 	switch {
 	case o.done:
@@ -188,13 +189,13 @@ func (r *VOBoxInterventionReconciler) applyOutcome(ctx context.Context, s *scope
 	default:
 		hs.Phase = diracv1.HostWorking
 		hs.Reason, hs.Message = "", s.warnings[name]
-		s.requeueAfter(max(o.wait, pollInterval))
+		s.requeueAfter(max(o.wait, procedure.PollInterval))
 	}
 }
 
 // closeTier updates a tier's state after a pass and says whether the next
 // tier may start.
-func (r *VOBoxInterventionReconciler) closeTier(s *scope, tier *Tier, ts *diracv1.TierStatus) bool {
+func (r *VOBoxInterventionReconciler) closeTier(s *scope, tier *procedure.Tier, ts *diracv1.TierStatus) bool {
 	done, failed, pending := 0, 0, 0
 	for _, name := range tier.Hosts {
 		hs := s.hostStatus(name)

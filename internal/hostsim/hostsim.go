@@ -203,6 +203,9 @@ type Component struct {
 type Host struct {
 	name string
 	dir  string
+	// Shell, when set, runs what would run with sh (dash, bash), so that
+	// the scripts are tested with each.
+	Shell string
 	// DB is a database host (mysql.server, mysqld, the InnoDB journal).
 	DB bool
 
@@ -318,6 +321,9 @@ func (h *Host) Run(ctx context.Context, cmd remote.Command) (remote.Result, erro
 	argv := make([]string, len(cmd))
 	for i, a := range cmd {
 		argv[i] = strings.ReplaceAll(a, Root+"/", h.dir+"/")
+	}
+	if argv[0] == "sh" && h.Shell != "" {
+		argv[0] = h.Shell
 	}
 	prog := argv[0]
 	if !strings.Contains(prog, "/") {

@@ -1,4 +1,4 @@
-package controllers
+package procedure
 
 import (
 	"fmt"
@@ -105,10 +105,10 @@ func TestPlanRestoresWhatItParks(t *testing.T) {
 		for _, agentScript := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%s/agentScript=%v", roleNames(roles), agentScript), func(t *testing.T) {
 				hosts := []diracv1.HostSpec{{Name: "h", Roles: roles}}
-				class := classify(roles, agentScript)
+				class := Classify(roles, agentScript)
 				parkedBy, restoredBy := "", ""
 				for _, tier := range BuildPlan(&diracv1.VOBoxInterventionSpec{State: diracv1.StateDown, Hosts: hosts}).Tiers {
-					if slices.Contains(tier.Hosts, "h") && parkedBy == "" && slices.Contains(classesFor(tier.Action, roles), class) {
+					if slices.Contains(tier.Hosts, "h") && parkedBy == "" && slices.Contains(ClassesFor(tier.Action, roles), class) {
 						parkedBy = tier.Condition
 					}
 				}
@@ -117,10 +117,10 @@ func TestPlanRestoresWhatItParks(t *testing.T) {
 					if !slices.Contains(tier.Hosts, "h") {
 						continue
 					}
-					if restoredBy == "" && slices.Contains(classesFor(tier.Action, roles), class) {
+					if restoredBy == "" && slices.Contains(ClassesFor(tier.Action, roles), class) {
 						restoredBy = tier.Condition
 					}
-					if lastStartTier(tier.Action, tier.Condition, roles) {
+					if LastStartTier(tier.Action, tier.Condition, roles) {
 						lastStart = append(lastStart, tier.Condition)
 					}
 				}
@@ -146,7 +146,7 @@ func TestPlanRestoresWhatItParks(t *testing.T) {
 						seen = true
 						continue
 					}
-					if seen && slices.Contains(tier.Hosts, "h") && len(classesFor(tier.Action, roles)) > 0 {
+					if seen && slices.Contains(tier.Hosts, "h") && len(ClassesFor(tier.Action, roles)) > 0 {
 						t.Errorf("tier %s restores links after the manifest was removed in %s", tier.Condition, lastStart[0])
 					}
 				}
@@ -240,48 +240,48 @@ func TestClassify(t *testing.T) {
 	cases := []struct {
 		roles       []diracv1.Role
 		agentScript bool
-		want        linkClass
+		want        LinkClass
 	}{
-		{[]diracv1.Role{a}, false, classAgent},
-		{[]diracv1.Role{a}, true, classAgent},
-		{[]diracv1.Role{a, d}, false, classAgent},
-		{[]diracv1.Role{s}, true, classService},
-		{[]diracv1.Role{f}, true, classService},
-		{[]diracv1.Role{s, f, d}, true, classService},
-		{[]diracv1.Role{a, s}, true, classAgent},
-		{[]diracv1.Role{a, s}, false, classService},
-		{[]diracv1.Role{a, f}, true, classAgent},
-		{[]diracv1.Role{a, f}, false, classService},
-		{[]diracv1.Role{d}, false, classService},
+		{[]diracv1.Role{a}, false, ClassAgent},
+		{[]diracv1.Role{a}, true, ClassAgent},
+		{[]diracv1.Role{a, d}, false, ClassAgent},
+		{[]diracv1.Role{s}, true, ClassService},
+		{[]diracv1.Role{f}, true, ClassService},
+		{[]diracv1.Role{s, f, d}, true, ClassService},
+		{[]diracv1.Role{a, s}, true, ClassAgent},
+		{[]diracv1.Role{a, s}, false, ClassService},
+		{[]diracv1.Role{a, f}, true, ClassAgent},
+		{[]diracv1.Role{a, f}, false, ClassService},
+		{[]diracv1.Role{d}, false, ClassService},
 	}
 	for _, tc := range cases {
-		if got := classify(tc.roles, tc.agentScript); got != tc.want {
-			t.Errorf("classify(%s, agentScript=%v) = %s, want %s", roleNames(tc.roles), tc.agentScript, got, tc.want)
+		if got := Classify(tc.roles, tc.agentScript); got != tc.want {
+			t.Errorf("Classify(%s, agentScript=%v) = %s, want %s", roleNames(tc.roles), tc.agentScript, got, tc.want)
 		}
 	}
 }
 
 func TestClassesFor(t *testing.T) {
 	a, s, f := diracv1.RoleAgents, diracv1.RoleServices, diracv1.RoleFramework
-	both := []linkClass{classAgent, classService}
+	both := []LinkClass{ClassAgent, ClassService}
 	cases := []struct {
 		action Action
 		roles  []diracv1.Role
-		want   []linkClass
+		want   []LinkClass
 	}{
-		{ActionStopAgents, []diracv1.Role{a, s}, []linkClass{classAgent}},
-		{ActionStartAgents, []diracv1.Role{a}, []linkClass{classAgent}},
+		{ActionStopAgents, []diracv1.Role{a, s}, []LinkClass{ClassAgent}},
+		{ActionStartAgents, []diracv1.Role{a}, []LinkClass{ClassAgent}},
 		{ActionStopServices, []diracv1.Role{s}, both},
 		{ActionStopServices, []diracv1.Role{a, s}, both},
 		{ActionStartServices, []diracv1.Role{s}, both},
 		{ActionStartServices, []diracv1.Role{f}, both},
-		{ActionStartServices, []diracv1.Role{a, f}, []linkClass{classService}},
+		{ActionStartServices, []diracv1.Role{a, f}, []LinkClass{ClassService}},
 		{ActionSetMaintenance, []diracv1.Role{s}, nil},
 		{ActionStopDatabase, []diracv1.Role{s}, nil},
 	}
 	for _, tc := range cases {
-		if got := classesFor(tc.action, tc.roles); !slices.Equal(got, tc.want) {
-			t.Errorf("classesFor(%s, %s) = %v, want %v", tc.action, roleNames(tc.roles), got, tc.want)
+		if got := ClassesFor(tc.action, tc.roles); !slices.Equal(got, tc.want) {
+			t.Errorf("ClassesFor(%s, %s) = %v, want %v", tc.action, roleNames(tc.roles), got, tc.want)
 		}
 	}
 }

@@ -1,4 +1,4 @@
-package controllers
+package procedure
 
 import (
 	"fmt"
@@ -90,9 +90,6 @@ func DescribePlan(spec *diracv1.VOBoxInterventionSpec, uid string) []TierDescrip
 	if uid == "" {
 		uid = PlaceholderUID
 	}
-	// A scope over the spec alone lets the description reuse the very
-	// functions the steps use (journal, hostSpec), so the two cannot drift.
-	s := &scope{vbi: &diracv1.VOBoxIntervention{Spec: *spec.DeepCopy()}}
 	plan := BuildPlan(spec)
 	out := make([]TierDescription, 0, len(plan.Tiers))
 	for i := range plan.Tiers {
@@ -108,7 +105,7 @@ func DescribePlan(spec *diracv1.VOBoxInterventionSpec, uid string) []TierDescrip
 		for _, name := range t.Hosts {
 			hd := HostDescription{Name: name}
 			if !t.Skipped {
-				hd = describeHost(s, uid, t, name)
+				hd = describeHost(spec, uid, t, name)
 			}
 			td.Hosts = append(td.Hosts, hd)
 		}
@@ -120,16 +117,15 @@ func DescribePlan(spec *diracv1.VOBoxInterventionSpec, uid string) []TierDescrip
 // describeHost lists the steps of one host in one tier, mirroring
 // runHostStep: maintenance is one command; the other tiers probe, then run
 // what the decide function of their action asks for.
-func describeHost(s *scope, uid string, t *Tier, name string) HostDescription {
-	spec := &s.vbi.Spec
-	h := s.hostSpec(name)
+func describeHost(spec *diracv1.VOBoxInterventionSpec, uid string, t *Tier, name string) HostDescription {
+	h := hostSpec(spec, name)
 	hd := HostDescription{Name: name}
 	root := spec.Layout.DiracRoot
 	startup, save := path.Join(root, "startup"), path.Join(root, "startup-save")
-	manifest := manifestName(uid)
+	manifest := ManifestName(uid)
 	links := []string{PlaceholderLinks}
-	step := func(name, when string, cmd remote.Command) StepDescription {
-		return StepDescription{Name: name, On: hd.Name, Command: displayCommand(cmd), When: when}
+	step := func(op Op, when string) StepDescription {
+		return StepDescription{Name: string(op.Name), On: hd.Name, Command: op.Display(), When: when}
 	}
 	probe := func(mysql, jfrom, jto string) StepDescription {
 		reads := "the links, runit's state and the manifest"
@@ -139,92 +135,82 @@ func describeHost(s *scope, uid string, t *Tier, name string) HostDescription {
 		case mysql != "":
 			reads = "mysql.server and mysqld"
 		}
-		return step("Probe", "before every step: reads "+reads,
-			remote.Command{"sh", "-c", probeScript, "vobox-probe", root, manifest, mysql, jfrom, jto})
+		return step(ProbeOp(ProbeArgs{Root: root, Manifest: manifest, MysqlServer: mysql, JournalFrom: jfrom, JournalTo: jto}, nil, 0),
+			"before every step: reads "+reads)
 	}
 
 	switch t.Action {
 	case ActionSetMaintenance, ActionClearMaintenance:
-		template := spec.Maintenance.Set
+		template, op := spec.Maintenance.Set, OpSetMaintenance
 		if t.Action == ActionClearMaintenance {
-			template = spec.Maintenance.Clear
+			template, op = spec.Maintenance.Clear, OpClearMaintenance
 		}
-		st := step(string(t.Action), "", maintenanceCommand(template, name, spec.Reason))
+		st := step(Maintenance(op, template, name, spec.Reason), "")
 		if spec.Maintenance.RunOn != "" {
 			st.On = spec.Maintenance.RunOn
 		}
 		hd.Steps = []StepDescription{st}
 
 	case ActionStopAgents, ActionStopServices:
-		classes := classesFor(t.Action, h.Roles)
+		classes := ClassesFor(t.Action, h.Roles)
 		hd.Links = describeLinks(h, classes, true)
 		if len(h.Exclude) > 0 {
 			hd.Links += "; parked and never restarted: " + strings.Join(h.Exclude, ", ")
 		}
+		record := RecordManifest(save, manifest, &Manifest{})
+		record.display[3] = PlaceholderManifest
 		hd.Steps = []StepDescription{
 			probe("", "", ""),
-			step("RecordManifest", "once, before anything moves: records every link of startup (target, class, up or down, excluded)",
-				remote.Command{"vobox-manifest", save, manifest, PlaceholderManifest}),
-			step("StopComponents", "for the links that run", append(remote.Command{"runsvctrl", "d"}, prefixed(startup, links)...)),
-			step("KillComponents", fmt.Sprintf("for the links still running after spec.strategy.stopTimeout (%s)", spec.Strategy.StopTimeout.Duration),
-				append(remote.Command{"runsvctrl", "k"}, prefixed(startup, links)...)),
-			step("DropDuplicateLinks", "for a stopped link already parked in startup-save with the same target",
-				append(remote.Command{"rm", "-f", "--"}, prefixed(startup, links)...)),
-			step("ParkLinks", "for the stopped links: moves them to startup-save, never overwriting (mv -n -T)",
-				append(remote.Command{"sh", "-c", moveLinksScript, "vobox-park", startup, save}, links...)),
+			step(record, "once, before anything moves: records every link of startup (target, class, up or down, excluded)"),
+			step(StopComponents(startup, links), "for the links that run"),
+			step(KillComponents(startup, links), fmt.Sprintf("for the links still running after spec.strategy.stopTimeout (%s)", spec.Strategy.StopTimeout.Duration)),
+			step(DropDuplicateLinks(startup, links), "for a stopped link already parked in startup-save with the same target"),
+			step(ParkLinks(startup, save, links), "for the stopped links: moves them to startup-save, never overwriting (mv -n -T)"),
 		}
 
 	case ActionStartServices, ActionStartAgents:
-		classes := classesFor(t.Action, h.Roles)
+		classes := ClassesFor(t.Action, h.Roles)
 		hd.Links = describeLinks(h, classes, false)
 		if len(h.Exclude) > 0 {
 			hd.Links += "; left in startup-save: " + strings.Join(h.Exclude, ", ")
 		}
-		scan := logScanCommand(root, spec.Checks.ErrorPatterns, nil)
+		scan := CheckLogs(root, spec.Checks.ErrorPatterns, nil)
+		scan.display = append(scan.display, "LINK", "SINCE...")
 		hd.Steps = []StepDescription{
 			probe("", "", ""),
-			step("RestoreLinks", "for the parked links: moves them back to startup, never overwriting (mv -n -T)",
-				append(remote.Command{"sh", "-c", moveLinksScript, "vobox-restore", save, startup}, links...)),
-			step("DropDuplicateLinks", "for a parked link already back in startup with the same target",
-				append(remote.Command{"rm", "-f", "--"}, prefixed(save, links)...)),
-			step("StartComponents", "for restored links that were up before the intervention and that runit holds down",
-				append(remote.Command{"runsvctrl", "u"}, prefixed(startup, links)...)),
-			step("CheckLogs", fmt.Sprintf("once every link stayed up spec.checks.componentUptime (%s): fails the host on log/current lines since the start that match spec.checks.errorPatterns",
-				spec.Checks.ComponentUptime.Duration),
-				append(scan, "LINK", "SINCE...")),
+			step(RestoreLinks(save, startup, links), "for the parked links: moves them back to startup, never overwriting (mv -n -T)"),
+			step(DropDuplicateLinks(save, links), "for a parked link already back in startup with the same target"),
+			step(StartComponents(startup, links), "for restored links that were up before the intervention and that runit holds down"),
+			step(scan, fmt.Sprintf("once every link stayed up spec.checks.componentUptime (%s): fails the host on log/current lines since the start that match spec.checks.errorPatterns",
+				spec.Checks.ComponentUptime.Duration)),
 		}
-		if lastStartTier(t.Action, t.Condition, h.Roles) {
-			hd.Steps = append(hd.Steps, step("RemoveManifest", "after the host's last start tier, once every link is back",
-				remote.Command{"rm", "-f", "--", path.Join(save, manifest)}))
+		if LastStartTier(t.Action, t.Condition, h.Roles) {
+			hd.Steps = append(hd.Steps, step(RemoveManifest(save, manifest), "after the host's last start tier, once every link is back"))
 		}
 
 	case ActionStopDatabase:
-		jfrom, jto := s.journal(name)
+		jfrom, jto := JournalMove(spec, name)
 		hd.Steps = []StepDescription{
 			probe(spec.Layout.MysqlServer, jfrom, jto),
-			step("StopDatabase", fmt.Sprintf("if mysqld runs; then waits for it to stop, up to spec.strategy.stepTimeout (%s)", spec.Strategy.StepTimeout.Duration),
-				remote.Command{spec.Layout.MysqlServer, "stop"}),
+			step(StopDatabase(spec.Layout.MysqlServer), fmt.Sprintf("if mysqld runs; then waits for it to stop, up to spec.strategy.stepTimeout (%s)", spec.Strategy.StepTimeout.Duration)),
 		}
 		if jfrom != "" {
-			hd.Steps = append(hd.Steps, step("MoveJournal",
-				fmt.Sprintf("once mysqld is gone: mv %s %s, then a symlink back", jfrom, jto),
-				remote.Command{"sh", "-c", journalScript, "vobox-journal", jfrom, jto}))
+			hd.Steps = append(hd.Steps, step(MoveJournal(jfrom, jto), fmt.Sprintf("once mysqld is gone: mv %s %s, then a symlink back", jfrom, jto)))
 		}
 
 	case ActionStartDatabase:
-		jfrom, jto := s.journal(name)
+		jfrom, jto := JournalMove(spec, name)
 		hd.Steps = []StepDescription{
 			probe(spec.Layout.MysqlServer, jfrom, jto),
-			step("StartDatabase", fmt.Sprintf("unless mysqld already runs; then waits for it, up to spec.strategy.stepTimeout (%s)", spec.Strategy.StepTimeout.Duration),
-				remote.Command{spec.Layout.MysqlServer, "start"}),
+			step(StartDatabase(spec.Layout.MysqlServer), fmt.Sprintf("unless mysqld already runs; then waits for it, up to spec.strategy.stepTimeout (%s)", spec.Strategy.StepTimeout.Duration)),
 		}
 	}
 	return hd
 }
 
 // describeLinks says which links a component tier handles on a host, as
-// classesFor and classify decide it.
-func describeLinks(h *diracv1.HostSpec, classes []linkClass, stopping bool) string {
+// ClassesFor and Classify decide it.
+func describeLinks(h *diracv1.HostSpec, classes []LinkClass, stopping bool) string {
 	agents := slices.Contains(h.Roles, diracv1.RoleAgents)
 	services := slices.Contains(h.Roles, diracv1.RoleServices) || slices.Contains(h.Roles, diracv1.RoleFramework)
 	all, some := "every link this intervention parked", "the parked links"
@@ -236,9 +222,36 @@ func describeLinks(h *diracv1.HostSpec, classes []linkClass, stopping bool) stri
 		return all + " still there"
 	case len(classes) > 1 || !(agents && services):
 		return all
-	case classes[0] == classAgent:
+	case classes[0] == ClassAgent:
 		return some + " whose run script runs dirac-agent or dirac-executor"
 	default:
 		return some + " whose run script runs neither dirac-agent nor dirac-executor"
 	}
+}
+
+// hostSpec returns the spec of a listed host, or nil.
+func hostSpec(spec *diracv1.VOBoxInterventionSpec, name string) *diracv1.HostSpec {
+	for i := range spec.Hosts {
+		if spec.Hosts[i].Name == name {
+			return &spec.Hosts[i]
+		}
+	}
+	return nil
+}
+
+// JournalMove returns the InnoDB journal move of a host (spec.database.innodbLog
+// on a Database host it names), or empty strings.
+func JournalMove(spec *diracv1.VOBoxInterventionSpec, name string) (from, to string) {
+	j := spec.Database.InnodbLog
+	if j == nil {
+		return "", ""
+	}
+	h := hostSpec(spec, name)
+	if h == nil || !slices.Contains(h.Roles, diracv1.RoleDatabase) {
+		return "", ""
+	}
+	if len(j.Hosts) > 0 && !slices.Contains(j.Hosts, name) {
+		return "", ""
+	}
+	return j.From, j.To
 }

@@ -1,4 +1,4 @@
-package controllers
+package procedure
 
 import (
 	"slices"
@@ -50,9 +50,9 @@ type Plan struct {
 	Tiers []Tier
 }
 
-// hostsAfter returns the hosts of the first tier after tier i that runs
+// HostsAfter returns the hosts of the first tier after tier i that runs
 // (not skipped, with hosts), or nil.
-func (p Plan) hostsAfter(i int) []string {
+func (p Plan) HostsAfter(i int) []string {
 	for _, t := range p.Tiers[i+1:] {
 		if !t.Skipped && len(t.Hosts) > 0 {
 			return t.Hosts
@@ -123,56 +123,56 @@ func BuildPlan(spec *diracv1.VOBoxInterventionSpec) Plan {
 	}}
 }
 
-// linkClass says which tier a startup link belongs to.
-type linkClass string
+// LinkClass says which tier a startup link belongs to.
+type LinkClass string
 
 const (
-	classAgent   linkClass = "agent"
-	classService linkClass = "service"
+	ClassAgent   LinkClass = "agent"
+	ClassService LinkClass = "service"
 )
 
-// classify decides a link's class from the host's roles: a host that runs
+// Classify decides a link's class from the host's roles: a host that runs
 // only agents or only services needs no guess; a host with both roles tells
 // agents from services by their runit run script (DIRAC's run scripts exec
 // dirac-agent or dirac-executor for agents).
-func classify(roles []diracv1.Role, runScriptIsAgent bool) linkClass {
+func Classify(roles []diracv1.Role, runScriptIsAgent bool) LinkClass {
 	agents := slices.Contains(roles, diracv1.RoleAgents)
 	services := slices.Contains(roles, diracv1.RoleServices) || slices.Contains(roles, diracv1.RoleFramework)
 	switch {
 	case agents && !services:
-		return classAgent
+		return ClassAgent
 	case services && !agents:
-		return classService
+		return ClassService
 	case runScriptIsAgent:
-		return classAgent
+		return ClassAgent
 	default:
-		return classService
+		return ClassService
 	}
 }
 
-// classesFor returns the link classes a tier action handles on a host.
+// ClassesFor returns the link classes a tier action handles on a host.
 // Stopping services parks everything left, so nothing keeps running on a
 // services host whatever its classification; starting services on a host
 // without the Agents role restores everything, for the same reason.
-func classesFor(action Action, roles []diracv1.Role) []linkClass {
+func ClassesFor(action Action, roles []diracv1.Role) []LinkClass {
 	hasAgents := slices.Contains(roles, diracv1.RoleAgents)
 	switch action {
 	case ActionStopAgents, ActionStartAgents:
-		return []linkClass{classAgent}
+		return []LinkClass{ClassAgent}
 	case ActionStopServices:
-		return []linkClass{classAgent, classService}
+		return []LinkClass{ClassAgent, ClassService}
 	case ActionStartServices:
 		if hasAgents {
-			return []linkClass{classService}
+			return []LinkClass{ClassService}
 		}
-		return []linkClass{classAgent, classService}
+		return []LinkClass{ClassAgent, ClassService}
 	}
 	return nil
 }
 
-// lastStartTier reports whether action is the last component-starting tier
+// LastStartTier reports whether action is the last component-starting tier
 // of the Up plan for a host with these roles: the manifest is removed after it.
-func lastStartTier(action Action, condition string, roles []diracv1.Role) bool {
+func LastStartTier(action Action, condition string, roles []diracv1.Role) bool {
 	switch {
 	case slices.Contains(roles, diracv1.RoleAgents):
 		return action == ActionStartAgents

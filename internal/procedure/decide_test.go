@@ -1,4 +1,4 @@
-package controllers
+package procedure
 
 import (
 	"reflect"
@@ -44,13 +44,13 @@ func unsupervised(name string) link {
 
 func parked(name string) link { return link{name: name, target: target(name)} }
 
-// probed builds a hostProbe the way parseProbe would.
-func probed(startup, save []link, m *manifest) *hostProbe {
-	p := &hostProbe{Now: 1_700_000_000, RootExists: true, Startup: map[string]string{}, Save: map[string]string{},
-		State: map[string]svState{}, AgentScript: map[string]bool{}, Manifest: m}
+// probed builds a Probe the way ParseProbe would.
+func probed(startup, save []link, m *Manifest) *Probe {
+	p := &Probe{Now: 1_700_000_000, RootExists: true, Startup: map[string]string{}, Save: map[string]string{},
+		State: map[string]SvState{}, AgentScript: map[string]bool{}, Manifest: m}
 	for _, l := range startup {
 		p.Startup[l.name] = l.target
-		p.State[l.name] = parseSvState(l.stat)
+		p.State[l.name] = ParseSvState(l.stat)
 		if l.agent {
 			p.AgentScript[l.name] = true
 		}
@@ -61,11 +61,11 @@ func probed(startup, save []link, m *manifest) *hostProbe {
 	return p
 }
 
-func entry(name string, class linkClass, wasUp, excluded bool) manifestEntry {
-	return manifestEntry{Name: name, Target: target(name), Class: class, WasUp: wasUp, Excluded: excluded}
+func entry(name string, class LinkClass, wasUp, excluded bool) ManifestEntry {
+	return ManifestEntry{Name: name, Target: target(name), Class: class, WasUp: wasUp, Excluded: excluded}
 }
 
-func manifestOf(entries ...manifestEntry) *manifest { return &manifest{Entries: entries} }
+func manifestOf(entries ...ManifestEntry) *Manifest { return &Manifest{Entries: entries} }
 
 var (
 	servicesOnly     = []diracv1.Role{diracv1.RoleServices}
@@ -73,35 +73,35 @@ var (
 	agentsAndService = []diracv1.Role{diracv1.RoleAgents, diracv1.RoleServices}
 )
 
-func stopInput(roles []diracv1.Role, action Action) componentsInput {
-	return componentsInput{Host: "vobox1", Root: root, ManifestName: manifestName(uid), Roles: roles,
-		Classes: classesFor(action, roles), StopTimeout: 2 * time.Minute, StepTimeout: 5 * time.Minute, Uptime: 10 * time.Second}
+func stopInput(roles []diracv1.Role, action Action) ComponentsInput {
+	return ComponentsInput{Host: "vobox1", Root: root, ManifestName: ManifestName(uid), Roles: roles,
+		Classes: ClassesFor(action, roles), StopTimeout: 2 * time.Minute, StepTimeout: 5 * time.Minute, Uptime: 10 * time.Second}
 }
 
-// wantCommand checks a decision's single command.
-func wantCommand(t *testing.T, d decision, step string, want remote.Command) {
+// wantCommand checks a Decision's single command.
+func wantCommand(t *testing.T, d Decision, step string, want remote.Command) {
 	t.Helper()
 	if d.Fail != nil || d.Done || d.Wait != 0 {
-		t.Fatalf("decision = %+v, want step %s", d, step)
+		t.Fatalf("Decision = %+v, want step %s", d, step)
 	}
-	if d.Step != step {
-		t.Errorf("step = %q, want %q", d.Step, step)
+	if d.Step() != OpName(step) {
+		t.Errorf("step = %q, want %q", d.Step(), step)
 	}
-	if len(d.Commands) != 1 || !slices.Equal(d.Commands[0], want) {
-		t.Errorf("commands = %q, want [%q]", d.Commands, want)
+	if d.Op == nil || !slices.Equal(d.Op.Argv, want) {
+		t.Errorf("op = %+v, want %q", d.Op, want)
 	}
 }
 
-func wantFail(t *testing.T, d decision, reason string, terminal bool, mentions ...string) {
+func wantFail(t *testing.T, d Decision, reason string, terminal bool, mentions ...string) {
 	t.Helper()
 	if d.Fail == nil {
-		t.Fatalf("decision = %+v, want failure %s", d, reason)
+		t.Fatalf("Decision = %+v, want Failure %s", d, reason)
 	}
 	if d.Fail.Reason != reason || d.Fail.Terminal != terminal {
-		t.Errorf("failure = %s (terminal %v), want %s (terminal %v)", d.Fail.Reason, d.Fail.Terminal, reason, terminal)
+		t.Errorf("Failure = %s (terminal %v), want %s (terminal %v)", d.Fail.Reason, d.Fail.Terminal, reason, terminal)
 	}
-	if len(d.Commands) != 0 || d.Done {
-		t.Errorf("a failed decision runs %q / done %v", d.Commands, d.Done)
+	if d.Op != nil || d.Done {
+		t.Errorf("a failed Decision runs %+v / done %v", d.Op, d.Done)
 	}
 	for _, m := range mentions {
 		if !strings.Contains(d.Fail.Message, m) {
@@ -119,24 +119,24 @@ func TestDecideStopRecordsManifestFirst(t *testing.T) {
 		{name: "DataManagement_FTS3Agent", target: target("DataManagement_FTS3Agent"), stat: "down 900 seconds, normally up", agent: true},
 		unsupervised("Transformation_TransformationAgent"),
 	}, nil, nil)
-	d := decideStop(p, in)
-	if d.Step != "RecordManifest" || len(d.Commands) != 1 {
-		t.Fatalf("decision on a fresh host = %+v, want RecordManifest", d)
+	d := DecideStop(p, in)
+	if d.Step() != OpRecordManifest || d.Op == nil {
+		t.Fatalf("Decision on a fresh host = %+v, want RecordManifest", d)
 	}
-	cmd := d.Commands[0]
-	if len(cmd) != 7 || !slices.Equal(cmd[:6], remote.Command{"sh", "-c", writeManifestScript, "vobox-manifest", root + "/startup-save", manifestName(uid)}) {
-		t.Fatalf("command = %q", displayCommand(cmd))
+	cmd := d.Op.Argv
+	if len(cmd) != 7 || !slices.Equal(cmd[:6], remote.Command{"sh", "-c", manifestScript, "vobox-manifest", root + "/startup-save", ManifestName(uid)}) {
+		t.Fatalf("command = %q", d.Op.Display())
 	}
-	got, err := parseManifest(strings.Split(strings.TrimSuffix(cmd[6], "\n"), "\n"))
+	got, err := ParseManifest(strings.Split(strings.TrimSuffix(cmd[6], "\n"), "\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []manifestEntry{
-		entry("DataManagement_FTS3Agent", classAgent, false, false),
-		entry("Framework_SystemAdministrator", classService, true, false),
+	want := []ManifestEntry{
+		entry("DataManagement_FTS3Agent", ClassAgent, false, false),
+		entry("Framework_SystemAdministrator", ClassService, true, false),
 		// Not supervised yet: runsv will start it, so it counts as up.
-		entry("Transformation_TransformationAgent", classService, true, false),
-		entry("WorkloadManagement_SiteDirector", classAgent, true, true),
+		entry("Transformation_TransformationAgent", ClassService, true, false),
+		entry("WorkloadManagement_SiteDirector", ClassAgent, true, true),
 	}
 	if !slices.Equal(got.Entries, want) {
 		t.Errorf("manifest = %+v\nwant %+v", got.Entries, want)
@@ -144,14 +144,14 @@ func TestDecideStopRecordsManifestFirst(t *testing.T) {
 
 	// A link that appears after the manifest was written is added, and the
 	// recorded entries keep what they said (the stopped agent stays "was up").
-	m := manifestOf(entry("WorkloadManagement_SiteDirector", classAgent, true, false))
+	m := manifestOf(entry("WorkloadManagement_SiteDirector", ClassAgent, true, false))
 	p = probed([]link{stopped("WorkloadManagement_SiteDirector"), running("Framework_New", 3)}, nil, m)
-	d = decideStop(p, stopInput(servicesOnly, ActionStopServices))
-	if d.Step != "RecordManifest" {
-		t.Fatalf("decision with a new link = %+v, want RecordManifest", d)
+	d = DecideStop(p, stopInput(servicesOnly, ActionStopServices))
+	if d.Step() != OpRecordManifest {
+		t.Fatalf("Decision with a new link = %+v, want RecordManifest", d)
 	}
-	got, _ = parseManifest(strings.Split(strings.TrimSuffix(d.Commands[0][6], "\n"), "\n"))
-	want = []manifestEntry{entry("Framework_New", classService, true, false), entry("WorkloadManagement_SiteDirector", classAgent, true, false)}
+	got, _ = ParseManifest(strings.Split(strings.TrimSuffix(d.Op.Argv[6], "\n"), "\n"))
+	want = []ManifestEntry{entry("Framework_New", ClassService, true, false), entry("WorkloadManagement_SiteDirector", ClassAgent, true, false)}
 	if !slices.Equal(got.Entries, want) {
 		t.Errorf("grown manifest = %+v\nwant %+v", got.Entries, want)
 	}
@@ -160,26 +160,26 @@ func TestDecideStopRecordsManifestFirst(t *testing.T) {
 func TestDecideStop(t *testing.T) {
 	saveDir, startupDir := root+"/startup-save", root+"/startup"
 	mixed := manifestOf(
-		entry("Framework_SystemAdministrator", classService, true, false),
-		entry("WorkloadManagement_JobAgent", classAgent, true, false),
-		entry("WorkloadManagement_SiteDirector", classAgent, true, true),
+		entry("Framework_SystemAdministrator", ClassService, true, false),
+		entry("WorkloadManagement_JobAgent", ClassAgent, true, false),
+		entry("WorkloadManagement_SiteDirector", ClassAgent, true, true),
 	)
 	cases := []struct {
 		name  string
-		p     *hostProbe
-		in    func(componentsInput) componentsInput
+		p     *Probe
+		in    func(ComponentsInput) ComponentsInput
 		roles []diracv1.Role
 		tier  Action
-		check func(t *testing.T, d decision)
+		check func(t *testing.T, d Decision)
 	}{
 		{
 			name:  "recorded and running: runsvctrl d on the tier's links only",
 			p:     probed([]link{running("Framework_SystemAdministrator", 9), running("WorkloadManagement_JobAgent", 9), running("WorkloadManagement_SiteDirector", 9)}, nil, mixed),
 			roles: agentsAndService, tier: ActionStopAgents,
-			check: func(t *testing.T, d decision) {
+			check: func(t *testing.T, d Decision) {
 				wantCommand(t, d, "StopComponents", remote.Command{"runsvctrl", "d", startupDir + "/WorkloadManagement_JobAgent", startupDir + "/WorkloadManagement_SiteDirector"})
 				// The probe after it waits for them to stop, until stopTimeout.
-				want := &hostWait{Links: []string{"WorkloadManagement_JobAgent", "WorkloadManagement_SiteDirector"}, For: 2 * time.Minute}
+				want := &Wait{Links: []string{"WorkloadManagement_JobAgent", "WorkloadManagement_SiteDirector"}, For: 2 * time.Minute}
 				if !reflect.DeepEqual(d.Then, want) {
 					t.Errorf("then = %+v, want %+v", d.Then, want)
 				}
@@ -189,13 +189,13 @@ func TestDecideStop(t *testing.T) {
 			name:  "stop requested, still running: wait",
 			p:     probed([]link{stopped("WorkloadManagement_JobAgent"), {name: "WorkloadManagement_SiteDirector", target: target("WorkloadManagement_SiteDirector"), stat: "run (pid 9) 2 seconds, want down"}}, nil, mixed),
 			roles: agentsOnly, tier: ActionStopAgents,
-			in: func(in componentsInput) componentsInput { in.StopRequested, in.Elapsed = true, time.Minute; return in },
-			check: func(t *testing.T, d decision) {
-				if d.Wait != pollInterval || len(d.Commands) != 0 || d.Done || d.Fail != nil {
-					t.Errorf("decision = %+v, want a wait of %s", d, pollInterval)
+			in: func(in ComponentsInput) ComponentsInput { in.StopRequested, in.Elapsed = true, time.Minute; return in },
+			check: func(t *testing.T, d Decision) {
+				if d.Wait != PollInterval || d.Op != nil || d.Done || d.Fail != nil {
+					t.Errorf("Decision = %+v, want a wait of %s", d, PollInterval)
 				}
 				// The host waits for the stopping one, until stopTimeout.
-				want := &hostWait{Links: []string{"WorkloadManagement_SiteDirector"}, For: time.Minute}
+				want := &Wait{Links: []string{"WorkloadManagement_SiteDirector"}, For: time.Minute}
 				if !reflect.DeepEqual(d.Until, want) {
 					t.Errorf("until = %+v, want %+v", d.Until, want)
 				}
@@ -205,11 +205,11 @@ func TestDecideStop(t *testing.T) {
 			name:  "still running after stopTimeout: runsvctrl k, recorded as killed",
 			p:     probed([]link{stopped("WorkloadManagement_JobAgent"), {name: "WorkloadManagement_SiteDirector", target: target("WorkloadManagement_SiteDirector"), stat: "run (pid 9) 200 seconds, want down"}}, nil, mixed),
 			roles: agentsOnly, tier: ActionStopAgents,
-			in: func(in componentsInput) componentsInput {
+			in: func(in ComponentsInput) ComponentsInput {
 				in.StopRequested, in.Elapsed = true, 2*time.Minute
 				return in
 			},
-			check: func(t *testing.T, d decision) {
+			check: func(t *testing.T, d Decision) {
 				wantCommand(t, d, "KillComponents", remote.Command{"runsvctrl", "k", startupDir + "/WorkloadManagement_SiteDirector"})
 				if !slices.Equal(d.Killed, []string{"WorkloadManagement_SiteDirector"}) {
 					t.Errorf("killed = %v", d.Killed)
@@ -220,18 +220,18 @@ func TestDecideStop(t *testing.T) {
 			name:  "all down: park the tier's links, excluded too",
 			p:     probed([]link{running("Framework_SystemAdministrator", 9), stopped("WorkloadManagement_JobAgent"), unsupervised("WorkloadManagement_SiteDirector")}, nil, mixed),
 			roles: agentsAndService, tier: ActionStopAgents,
-			in: func(in componentsInput) componentsInput { in.StopRequested = true; return in },
-			check: func(t *testing.T, d decision) {
-				wantCommand(t, d, "ParkLinks", remote.Command{"sh", "-c", moveLinksScript, "vobox-park", startupDir, saveDir, "WorkloadManagement_JobAgent", "WorkloadManagement_SiteDirector"})
+			in: func(in ComponentsInput) ComponentsInput { in.StopRequested = true; return in },
+			check: func(t *testing.T, d Decision) {
+				wantCommand(t, d, "ParkLinks", remote.Command{"sh", "-c", linksScript, "vobox-park", startupDir, saveDir, "WorkloadManagement_JobAgent", "WorkloadManagement_SiteDirector"})
 			},
 		},
 		{
 			name:  "everything parked: done, saved and excluded reported",
 			p:     probed([]link{running("Framework_SystemAdministrator", 9)}, []link{parked("WorkloadManagement_JobAgent"), parked("WorkloadManagement_SiteDirector")}, mixed),
 			roles: agentsAndService, tier: ActionStopAgents,
-			check: func(t *testing.T, d decision) {
-				if !d.Done || len(d.Commands) != 0 {
-					t.Fatalf("decision = %+v, want done", d)
+			check: func(t *testing.T, d Decision) {
+				if !d.Done || d.Op != nil {
+					t.Fatalf("Decision = %+v, want done", d)
 				}
 				if !slices.Equal(d.Saved, []string{"WorkloadManagement_JobAgent"}) || !slices.Equal(d.Excluded, []string{"WorkloadManagement_SiteDirector"}) {
 					t.Errorf("saved %v excluded %v", d.Saved, d.Excluded)
@@ -243,7 +243,7 @@ func TestDecideStop(t *testing.T) {
 			p: probed([]link{running("Framework_SystemAdministrator", 9), running("WorkloadManagement_JobAgent", 9)},
 				[]link{{name: "WorkloadManagement_JobAgent", target: "/opt/dirac/old/JobAgent"}}, mixed),
 			roles: agentsAndService, tier: ActionStopServices,
-			check: func(t *testing.T, d decision) {
+			check: func(t *testing.T, d Decision) {
 				wantFail(t, d, diracv1.ReasonStartupSaveConflict, true, "vobox1", "WorkloadManagement_JobAgent", "/opt/dirac/old/JobAgent", "nothing was moved")
 			},
 		},
@@ -251,7 +251,7 @@ func TestDecideStop(t *testing.T) {
 			name:  "the same link already parked: drop the copy in startup",
 			p:     probed([]link{stopped("Framework_SystemAdministrator")}, []link{parked("Framework_SystemAdministrator"), parked("WorkloadManagement_JobAgent"), parked("WorkloadManagement_SiteDirector")}, mixed),
 			roles: servicesOnly, tier: ActionStopServices,
-			check: func(t *testing.T, d decision) {
+			check: func(t *testing.T, d Decision) {
 				wantCommand(t, d, "DropDuplicateLinks", remote.Command{"rm", "-f", "--", startupDir + "/Framework_SystemAdministrator"})
 			},
 		},
@@ -259,7 +259,7 @@ func TestDecideStop(t *testing.T) {
 			name:  "the same link already parked but running: stop it before dropping the copy",
 			p:     probed([]link{running("Framework_SystemAdministrator", 9)}, []link{parked("Framework_SystemAdministrator"), parked("WorkloadManagement_JobAgent"), parked("WorkloadManagement_SiteDirector")}, mixed),
 			roles: servicesOnly, tier: ActionStopServices,
-			check: func(t *testing.T, d decision) {
+			check: func(t *testing.T, d Decision) {
 				wantCommand(t, d, "StopComponents", remote.Command{"runsvctrl", "d", startupDir + "/Framework_SystemAdministrator"})
 			},
 		},
@@ -267,19 +267,19 @@ func TestDecideStop(t *testing.T) {
 			name:  "a recorded link is gone: LinkMissing",
 			p:     probed([]link{stopped("WorkloadManagement_JobAgent")}, nil, mixed),
 			roles: agentsAndService, tier: ActionStopServices,
-			check: func(t *testing.T, d decision) {
+			check: func(t *testing.T, d Decision) {
 				wantFail(t, d, diracv1.ReasonLinkMissing, true, "Framework_SystemAdministrator")
 			},
 		},
 		{
 			name:  "an exclude naming no link: a warning, the step goes on",
-			p:     probed([]link{running("Framework_SystemAdministrator", 9)}, nil, manifestOf(entry("Framework_SystemAdministrator", classService, true, false))),
+			p:     probed([]link{running("Framework_SystemAdministrator", 9)}, nil, manifestOf(entry("Framework_SystemAdministrator", ClassService, true, false))),
 			roles: servicesOnly, tier: ActionStopServices,
-			in: func(in componentsInput) componentsInput {
+			in: func(in ComponentsInput) ComponentsInput {
 				in.Exclude = []string{"Nope_Agent", "Framework_SystemAdministrator"}
 				return in
 			},
-			check: func(t *testing.T, d decision) {
+			check: func(t *testing.T, d Decision) {
 				wantCommand(t, d, "StopComponents", remote.Command{"runsvctrl", "d", startupDir + "/Framework_SystemAdministrator"})
 				if !strings.Contains(d.Warning, "Nope_Agent") || strings.Contains(d.Warning, "Framework_SystemAdministrator") {
 					t.Errorf("warning = %q, want it to name Nope_Agent only", d.Warning)
@@ -290,17 +290,17 @@ func TestDecideStop(t *testing.T) {
 			name:  "no link at all: done, nothing recorded",
 			p:     probed(nil, nil, nil),
 			roles: servicesOnly, tier: ActionStopServices,
-			check: func(t *testing.T, d decision) {
-				if !d.Done || len(d.Commands) != 0 || len(d.Saved) != 0 {
-					t.Errorf("decision = %+v, want done", d)
+			check: func(t *testing.T, d Decision) {
+				if !d.Done || d.Op != nil || len(d.Saved) != 0 {
+					t.Errorf("Decision = %+v, want done", d)
 				}
 			},
 		},
 		{
 			name:  "no DIRAC root: DiracRootMissing",
-			p:     &hostProbe{},
+			p:     &Probe{},
 			roles: servicesOnly, tier: ActionStopServices,
-			check: func(t *testing.T, d decision) { wantFail(t, d, diracv1.ReasonDiracRootMissing, true, "vobox1", root) },
+			check: func(t *testing.T, d Decision) { wantFail(t, d, diracv1.ReasonDiracRootMissing, true, "vobox1", root) },
 		},
 	}
 	for _, tc := range cases {
@@ -309,19 +309,19 @@ func TestDecideStop(t *testing.T) {
 			if tc.in != nil {
 				in = tc.in(in)
 			}
-			tc.check(t, decideStop(tc.p, in))
+			tc.check(t, DecideStop(tc.p, in))
 		})
 	}
 }
 
 // TestDecideStopSequence walks a host through its stop from a fresh probe,
-// applying each decision to the probed state, as the controller does.
+// applying each Decision to the probed state, as the controller does.
 func TestDecideStopSequence(t *testing.T) {
 	p := probed([]link{running("Framework_SystemAdministrator", 100), stopped("Framework_Idle")}, nil, nil)
 	in := stopInput(servicesOnly, ActionStopServices)
 	var steps []string
 	for range 10 {
-		d := decideStop(p, in)
+		d := DecideStop(p, in)
 		if d.Fail != nil {
 			t.Fatalf("failed: %v", d.Fail)
 		}
@@ -331,16 +331,15 @@ func TestDecideStopSequence(t *testing.T) {
 			}
 			break
 		}
-		steps = append(steps, d.Step)
-		switch d.Step {
+		steps = append(steps, string(d.Step()))
+		switch d.Step() {
 		case "RecordManifest":
-			m, _ := parseManifest(strings.Split(strings.TrimSuffix(d.Commands[0][6], "\n"), "\n"))
-			p.Manifest = m
+			p.Manifest = d.Op.Manifest
 		case "StopComponents":
 			in.StopRequested = true
-			p.State["Framework_SystemAdministrator"] = parseSvState("down 0 seconds, normally up")
+			p.State["Framework_SystemAdministrator"] = ParseSvState("down 0 seconds, normally up")
 		case "ParkLinks":
-			for _, n := range d.Commands[0][6:] {
+			for _, n := range d.Op.Links {
 				p.Save[n] = p.Startup[n]
 				delete(p.Startup, n)
 			}
@@ -350,7 +349,7 @@ func TestDecideStopSequence(t *testing.T) {
 		t.Errorf("steps = %v, want %v", steps, want)
 	}
 	// Done is stable: asked again, nothing to do.
-	if d := decideStop(p, in); !d.Done {
+	if d := DecideStop(p, in); !d.Done {
 		t.Errorf("second look = %+v, want done", d)
 	}
 }
@@ -358,27 +357,27 @@ func TestDecideStopSequence(t *testing.T) {
 func TestDecideStart(t *testing.T) {
 	saveDir, startupDir := root+"/startup-save", root+"/startup"
 	m := manifestOf(
-		entry("Framework_SystemAdministrator", classService, true, false),
-		entry("Framework_Idle", classService, false, false),
-		entry("WorkloadManagement_JobAgent", classAgent, true, false),
-		entry("WorkloadManagement_SiteDirector", classAgent, true, true),
+		entry("Framework_SystemAdministrator", ClassService, true, false),
+		entry("Framework_Idle", ClassService, false, false),
+		entry("WorkloadManagement_JobAgent", ClassAgent, true, false),
+		entry("WorkloadManagement_SiteDirector", ClassAgent, true, true),
 	)
 	cases := []struct {
 		name  string
-		p     *hostProbe
+		p     *Probe
 		roles []diracv1.Role
 		tier  Action
-		in    func(componentsInput) componentsInput
-		check func(t *testing.T, d decision)
+		in    func(ComponentsInput) ComponentsInput
+		check func(t *testing.T, d Decision)
 	}{
 		{
 			name:  "restore the tier's saved links, never the excluded",
 			p:     probed(nil, []link{parked("Framework_SystemAdministrator"), parked("Framework_Idle"), parked("WorkloadManagement_JobAgent"), parked("WorkloadManagement_SiteDirector")}, m),
 			roles: agentsAndService, tier: ActionStartAgents,
-			check: func(t *testing.T, d decision) {
-				wantCommand(t, d, "RestoreLinks", remote.Command{"sh", "-c", moveLinksScript, "vobox-restore", saveDir, startupDir, "WorkloadManagement_JobAgent"})
+			check: func(t *testing.T, d Decision) {
+				wantCommand(t, d, "RestoreLinks", remote.Command{"sh", "-c", linksScript, "vobox-restore", saveDir, startupDir, "WorkloadManagement_JobAgent"})
 				// The probe after it waits for runsvdir, then the uptime.
-				want := &hostWait{Up: true, Links: []string{"WorkloadManagement_JobAgent"}, Settle: 10 * time.Second, Rest: 10 * time.Second, For: 5 * time.Minute}
+				want := &Wait{Up: true, Links: []string{"WorkloadManagement_JobAgent"}, Settle: 10 * time.Second, Rest: 10 * time.Second, For: 5 * time.Minute}
 				if !reflect.DeepEqual(d.Then, want) {
 					t.Errorf("then = %+v, want %+v", d.Then, want)
 				}
@@ -388,20 +387,20 @@ func TestDecideStart(t *testing.T) {
 			name:  "restore everything left on a host without agents",
 			p:     probed(nil, []link{parked("Framework_SystemAdministrator"), parked("Framework_Idle"), parked("WorkloadManagement_JobAgent"), parked("WorkloadManagement_SiteDirector")}, m),
 			roles: servicesOnly, tier: ActionStartServices,
-			check: func(t *testing.T, d decision) {
-				wantCommand(t, d, "RestoreLinks", remote.Command{"sh", "-c", moveLinksScript, "vobox-restore", saveDir, startupDir, "Framework_SystemAdministrator", "Framework_Idle", "WorkloadManagement_JobAgent"})
+			check: func(t *testing.T, d Decision) {
+				wantCommand(t, d, "RestoreLinks", remote.Command{"sh", "-c", linksScript, "vobox-restore", saveDir, startupDir, "Framework_SystemAdministrator", "Framework_Idle", "WorkloadManagement_JobAgent"})
 			},
 		},
 		{
 			name:  "restored, runsv not started yet: wait",
 			p:     probed([]link{unsupervised("WorkloadManagement_JobAgent")}, []link{parked("WorkloadManagement_SiteDirector")}, m),
 			roles: agentsOnly, tier: ActionStartAgents,
-			check: func(t *testing.T, d decision) {
-				if d.Wait != pollInterval || len(d.Commands) != 0 || d.Done {
-					t.Errorf("decision = %+v, want a wait", d)
+			check: func(t *testing.T, d Decision) {
+				if d.Wait != PollInterval || d.Op != nil || d.Done {
+					t.Errorf("Decision = %+v, want a wait", d)
 				}
 				// The host waits until it runs, then componentUptime.
-				want := &hostWait{Up: true, Links: []string{"WorkloadManagement_JobAgent"}, Settle: 10 * time.Second, Rest: 10 * time.Second, For: 5 * time.Minute}
+				want := &Wait{Up: true, Links: []string{"WorkloadManagement_JobAgent"}, Settle: 10 * time.Second, Rest: 10 * time.Second, For: 5 * time.Minute}
 				if !reflect.DeepEqual(d.Until, want) {
 					t.Errorf("until = %+v, want %+v", d.Until, want)
 				}
@@ -411,11 +410,11 @@ func TestDecideStart(t *testing.T) {
 			name:  "up for less than componentUptime: wait for the rest, at most 5s",
 			p:     probed([]link{running("WorkloadManagement_JobAgent", 8)}, nil, m),
 			roles: agentsOnly, tier: ActionStartAgents,
-			check: func(t *testing.T, d decision) {
+			check: func(t *testing.T, d Decision) {
 				if d.Wait != 2*time.Second || d.Done {
-					t.Errorf("decision = %+v, want a wait of 2s", d)
+					t.Errorf("Decision = %+v, want a wait of 2s", d)
 				}
-				want := &hostWait{Up: true, Links: []string{"WorkloadManagement_JobAgent"}, Settle: 10 * time.Second, Rest: 2 * time.Second, For: 5 * time.Minute}
+				want := &Wait{Up: true, Links: []string{"WorkloadManagement_JobAgent"}, Settle: 10 * time.Second, Rest: 2 * time.Second, For: 5 * time.Minute}
 				if !reflect.DeepEqual(d.Until, want) {
 					t.Errorf("until = %+v, want %+v", d.Until, want)
 				}
@@ -425,10 +424,10 @@ func TestDecideStart(t *testing.T) {
 			name:  "long uptime wanted: poll every 5s",
 			p:     probed([]link{running("WorkloadManagement_JobAgent", 1)}, nil, m),
 			roles: agentsOnly, tier: ActionStartAgents,
-			in: func(in componentsInput) componentsInput { in.Uptime = time.Minute; return in },
-			check: func(t *testing.T, d decision) {
+			in: func(in ComponentsInput) ComponentsInput { in.Uptime = time.Minute; return in },
+			check: func(t *testing.T, d Decision) {
 				if d.Wait != 5*time.Second {
-					t.Errorf("decision = %+v, want a wait of 5s", d)
+					t.Errorf("Decision = %+v, want a wait of 5s", d)
 				}
 			},
 		},
@@ -436,7 +435,7 @@ func TestDecideStart(t *testing.T) {
 			name:  "restored but down (supervised): runsvctrl u",
 			p:     probed([]link{stopped("WorkloadManagement_JobAgent")}, nil, m),
 			roles: agentsOnly, tier: ActionStartAgents,
-			check: func(t *testing.T, d decision) {
+			check: func(t *testing.T, d Decision) {
 				wantCommand(t, d, "StartComponents", remote.Command{"runsvctrl", "u", startupDir + "/WorkloadManagement_JobAgent"})
 			},
 		},
@@ -445,7 +444,7 @@ func TestDecideStart(t *testing.T) {
 			p: probed([]link{{name: "WorkloadManagement_JobAgent", target: target("WorkloadManagement_JobAgent"), stat: "run (pid 9) 300 seconds, want down"}},
 				nil, m),
 			roles: agentsOnly, tier: ActionStartAgents,
-			check: func(t *testing.T, d decision) {
+			check: func(t *testing.T, d Decision) {
 				wantCommand(t, d, "StartComponents", remote.Command{"runsvctrl", "u", startupDir + "/WorkloadManagement_JobAgent"})
 			},
 		},
@@ -453,15 +452,15 @@ func TestDecideStart(t *testing.T) {
 			name:  "up long enough: scan the logs since the start",
 			p:     probed([]link{running("Framework_SystemAdministrator", 30), stopped("Framework_Idle")}, nil, m),
 			roles: servicesOnly, tier: ActionStartServices,
-			in: func(in componentsInput) componentsInput {
-				in.Classes = []linkClass{classService}
+			in: func(in ComponentsInput) ComponentsInput {
+				in.Classes = []LinkClass{ClassService}
 				return in
 			},
-			check: func(t *testing.T, d decision) {
-				if d.Step != "CheckLogs" || d.Done || len(d.Commands) != 0 {
-					t.Fatalf("decision = %+v, want CheckLogs", d)
+			check: func(t *testing.T, d Decision) {
+				if d.Step() != OpCheckLogs || d.Done || d.Fail != nil {
+					t.Fatalf("Decision = %+v, want CheckLogs", d)
 				}
-				want := []scanItem{{Link: "Framework_SystemAdministrator", Since: time.Unix(1_700_000_000-31, 0).UTC()}}
+				want := []ScanItem{{Link: "Framework_SystemAdministrator", Since: time.Unix(1_700_000_000-31, 0).UTC()}}
 				if !slices.Equal(d.Scan, want) {
 					t.Errorf("scan = %+v, want %+v", d.Scan, want)
 				}
@@ -471,14 +470,14 @@ func TestDecideStart(t *testing.T) {
 			name:  "up since before this procedure (never stopped): scan only from the procedure's start",
 			p:     probed([]link{running("Framework_SystemAdministrator", 3600), stopped("Framework_Idle")}, nil, m),
 			roles: servicesOnly, tier: ActionStartServices,
-			in: func(in componentsInput) componentsInput {
-				in.Classes, in.ScanFrom = []linkClass{classService}, time.Unix(1_700_000_000-60, 0)
+			in: func(in ComponentsInput) ComponentsInput {
+				in.Classes, in.ScanFrom = []LinkClass{ClassService}, time.Unix(1_700_000_000-60, 0)
 				return in
 			},
-			check: func(t *testing.T, d decision) {
-				want := []scanItem{{Link: "Framework_SystemAdministrator", Since: time.Unix(1_700_000_000-60, 0).UTC()}}
-				if d.Step != "CheckLogs" || !slices.Equal(d.Scan, want) {
-					t.Errorf("decision = %+v, want CheckLogs of %+v", d, want)
+			check: func(t *testing.T, d Decision) {
+				want := []ScanItem{{Link: "Framework_SystemAdministrator", Since: time.Unix(1_700_000_000-60, 0).UTC()}}
+				if d.Step() != OpCheckLogs || !slices.Equal(d.Scan, want) {
+					t.Errorf("Decision = %+v, want CheckLogs of %+v", d, want)
 				}
 			},
 		},
@@ -486,22 +485,22 @@ func TestDecideStart(t *testing.T) {
 			name:  "scanned clean: done; the one that was down before is not started",
 			p:     probed([]link{running("Framework_SystemAdministrator", 30), stopped("Framework_Idle")}, nil, m),
 			roles: servicesOnly, tier: ActionStartServices,
-			in: func(in componentsInput) componentsInput {
-				in.Classes, in.Scanned = []linkClass{classService}, true
+			in: func(in ComponentsInput) ComponentsInput {
+				in.Classes, in.Scanned = []LinkClass{ClassService}, true
 				return in
 			},
-			check: func(t *testing.T, d decision) {
-				if !d.Done || len(d.Commands) != 0 {
-					t.Errorf("decision = %+v, want done", d)
+			check: func(t *testing.T, d Decision) {
+				if !d.Done || d.Op != nil {
+					t.Errorf("Decision = %+v, want done", d)
 				}
 			},
 		},
 		{
 			name:  "not up within stepTimeout: ComponentNotUp, with a scan of what started",
-			p:     probed([]link{running("Framework_SystemAdministrator", 1)}, nil, manifestOf(entry("Framework_SystemAdministrator", classService, true, false))),
+			p:     probed([]link{running("Framework_SystemAdministrator", 1)}, nil, manifestOf(entry("Framework_SystemAdministrator", ClassService, true, false))),
 			roles: servicesOnly, tier: ActionStartServices,
-			in: func(in componentsInput) componentsInput { in.Elapsed = in.StepTimeout; return in },
-			check: func(t *testing.T, d decision) {
+			in: func(in ComponentsInput) ComponentsInput { in.Elapsed = in.StepTimeout; return in },
+			check: func(t *testing.T, d Decision) {
 				wantFail(t, d, diracv1.ReasonComponentNotUp, false, "Framework_SystemAdministrator")
 			},
 		},
@@ -509,7 +508,7 @@ func TestDecideStart(t *testing.T) {
 			name:  "startup holds a different link: StartupConflict, nothing moved",
 			p:     probed([]link{{name: "WorkloadManagement_JobAgent", target: "/elsewhere/JobAgent", stat: "run (pid 1) 100 seconds"}}, []link{parked("WorkloadManagement_JobAgent")}, m),
 			roles: agentsOnly, tier: ActionStartAgents,
-			check: func(t *testing.T, d decision) {
+			check: func(t *testing.T, d Decision) {
 				wantFail(t, d, diracv1.ReasonStartupConflict, true, "WorkloadManagement_JobAgent", "/elsewhere/JobAgent")
 			},
 		},
@@ -517,7 +516,7 @@ func TestDecideStart(t *testing.T) {
 			name:  "the same link in both: drop the parked copy",
 			p:     probed([]link{running("WorkloadManagement_JobAgent", 100)}, []link{parked("WorkloadManagement_JobAgent")}, m),
 			roles: agentsOnly, tier: ActionStartAgents,
-			check: func(t *testing.T, d decision) {
+			check: func(t *testing.T, d Decision) {
 				wantCommand(t, d, "DropDuplicateLinks", remote.Command{"rm", "-f", "--", saveDir + "/WorkloadManagement_JobAgent"})
 			},
 		},
@@ -525,7 +524,7 @@ func TestDecideStart(t *testing.T) {
 			name:  "a parked link vanished: LinkMissing",
 			p:     probed(nil, nil, m),
 			roles: agentsOnly, tier: ActionStartAgents,
-			check: func(t *testing.T, d decision) {
+			check: func(t *testing.T, d Decision) {
 				wantFail(t, d, diracv1.ReasonLinkMissing, true, "WorkloadManagement_JobAgent")
 			},
 		},
@@ -533,13 +532,13 @@ func TestDecideStart(t *testing.T) {
 			name:  "manifest gone, every link the status recorded is back: done",
 			p:     probed([]link{running("WorkloadManagement_JobAgent", 100)}, nil, nil),
 			roles: agentsOnly, tier: ActionStartAgents,
-			in: func(in componentsInput) componentsInput {
+			in: func(in ComponentsInput) ComponentsInput {
 				in.SavedInStatus = []string{"WorkloadManagement_JobAgent"}
 				return in
 			},
-			check: func(t *testing.T, d decision) {
-				if !d.Done || len(d.Commands) != 0 {
-					t.Errorf("decision = %+v, want done", d)
+			check: func(t *testing.T, d Decision) {
+				if !d.Done || d.Op != nil {
+					t.Errorf("Decision = %+v, want done", d)
 				}
 			},
 		},
@@ -547,11 +546,11 @@ func TestDecideStart(t *testing.T) {
 			name:  "manifest gone, a link the status recorded is not in startup: LinkMissing",
 			p:     probed(nil, nil, nil),
 			roles: agentsOnly, tier: ActionStartAgents,
-			in: func(in componentsInput) componentsInput {
+			in: func(in ComponentsInput) ComponentsInput {
 				in.SavedInStatus = []string{"WorkloadManagement_JobAgent"}
 				return in
 			},
-			check: func(t *testing.T, d decision) {
+			check: func(t *testing.T, d Decision) {
 				wantFail(t, d, diracv1.ReasonLinkMissing, true, "manifest is gone", "WorkloadManagement_JobAgent")
 			},
 		},
@@ -559,17 +558,17 @@ func TestDecideStart(t *testing.T) {
 			name:  "never parked anything here: done, nothing restored",
 			p:     probed([]link{running("Framework_SystemAdministrator", 100)}, nil, nil),
 			roles: servicesOnly, tier: ActionStartServices,
-			check: func(t *testing.T, d decision) {
-				if !d.Done || len(d.Commands) != 0 {
-					t.Errorf("decision = %+v, want done", d)
+			check: func(t *testing.T, d Decision) {
+				if !d.Done || d.Op != nil {
+					t.Errorf("Decision = %+v, want done", d)
 				}
 			},
 		},
 		{
 			name:  "no DIRAC root: DiracRootMissing",
-			p:     &hostProbe{},
+			p:     &Probe{},
 			roles: servicesOnly, tier: ActionStartServices,
-			check: func(t *testing.T, d decision) { wantFail(t, d, diracv1.ReasonDiracRootMissing, true) },
+			check: func(t *testing.T, d Decision) { wantFail(t, d, diracv1.ReasonDiracRootMissing, true) },
 		},
 	}
 	for _, tc := range cases {
@@ -578,21 +577,21 @@ func TestDecideStart(t *testing.T) {
 			if tc.in != nil {
 				in = tc.in(in)
 			}
-			tc.check(t, decideStart(tc.p, in))
+			tc.check(t, DecideStart(tc.p, in))
 		})
 	}
 }
 
-func dbProbe(mysqld bool, journal, journalTarget, journalTo string) *hostProbe {
-	return &hostProbe{RootExists: true, MysqlPresent: true, MysqldUp: mysqld, Journal: journal, JournalTarget: journalTarget, JournalTo: journalTo}
+func dbProbe(mysqld bool, journal, journalTarget, journalTo string) *Probe {
+	return &Probe{RootExists: true, MysqlPresent: true, MysqldUp: mysqld, Journal: journal, JournalTarget: journalTarget, JournalTo: journalTo}
 }
 
 func TestDecideDatabase(t *testing.T) {
 	const from, to, mysql = "/opt/dirac/mysql/log", "/home/dirac/mysql-log", "/opt/dirac/pro/mysql/share/mysql/mysql.server"
-	base := databaseInput{Host: "db1", MysqlServer: mysql, StepTimeout: time.Minute}
+	base := DatabaseInput{Host: "db1", MysqlServer: mysql, StepTimeout: time.Minute}
 	withJournal := base
 	withJournal.JournalFrom, withJournal.JournalTo = from, to
-	tried := func(in databaseInput, elapsed time.Duration) databaseInput {
+	tried := func(in DatabaseInput, elapsed time.Duration) DatabaseInput {
 		in.Tried, in.Elapsed = true, elapsed
 		return in
 	}
@@ -607,32 +606,32 @@ func TestDecideDatabase(t *testing.T) {
 	}
 	cases := []struct {
 		name   string
-		decide func(*hostProbe, databaseInput) decision
-		p      *hostProbe
-		in     databaseInput
+		decide func(*Probe, DatabaseInput) Decision
+		p      *Probe
+		in     DatabaseInput
 		want   result
 	}{
-		{"stop: running → mysql.server stop", decideStopDatabase, dbProbe(true, "", "", ""), base, result{step: "StopDatabase", cmd: remote.Command{mysql, "stop"}}},
-		{"stop: still running after stop → wait", decideStopDatabase, dbProbe(true, "", "", ""), tried(base, time.Second), result{wait: true}},
-		{"stop: still running after stepTimeout → DatabaseNotStopped", decideStopDatabase, dbProbe(true, "", "", ""), tried(base, time.Minute), result{fail: diracv1.ReasonDatabaseNotStopped}},
-		{"stop: stopped, no journal move → done", decideStopDatabase, dbProbe(false, "", "", ""), base, result{done: true}},
-		{"stop: stopped, journal in place → move it", decideStopDatabase, dbProbe(false, "dir", "", "none"), withJournal, result{step: "MoveJournal", cmd: moveJournal}},
-		{"stop: running, journal in place → stop first", decideStopDatabase, dbProbe(true, "dir", "", "none"), withJournal, result{step: "StopDatabase", cmd: remote.Command{mysql, "stop"}}},
-		{"stop: crash between mv and ln → finish the move", decideStopDatabase, dbProbe(false, "none", "", "dir"), withJournal, result{step: "MoveJournal", cmd: moveJournal}},
-		{"stop: already a link to the target → done", decideStopDatabase, dbProbe(false, "link", to+"/", "dir"), withJournal, result{done: true}},
-		{"stop: a link elsewhere → JournalConflict", decideStopDatabase, dbProbe(false, "link", "/data/other", "none"), withJournal, result{fail: diracv1.ReasonJournalConflict, terminal: true}},
-		{"stop: both directories → JournalConflict", decideStopDatabase, dbProbe(false, "dir", "", "dir"), withJournal, result{fail: diracv1.ReasonJournalConflict, terminal: true}},
-		{"stop: journal is a file → JournalConflict", decideStopDatabase, dbProbe(false, "other", "", "none"), withJournal, result{fail: diracv1.ReasonJournalConflict, terminal: true}},
-		{"stop: journal and target both gone → JournalConflict", decideStopDatabase, dbProbe(false, "none", "", "none"), withJournal, result{fail: diracv1.ReasonJournalConflict, terminal: true}},
-		{"stop: destination is a file → JournalConflict", decideStopDatabase, dbProbe(false, "dir", "", "other"), withJournal, result{fail: diracv1.ReasonJournalConflict, terminal: true}},
-		{"stop: no mysql.server → MysqlServerMissing", decideStopDatabase, &hostProbe{RootExists: true, MysqldUp: true}, base, result{fail: diracv1.ReasonMysqlServerMissing, terminal: true}},
-		{"stop: no DIRAC root → DiracRootMissing", decideStopDatabase, &hostProbe{}, base, result{fail: diracv1.ReasonDiracRootMissing, terminal: true}},
-		{"start: came back on its own → done", decideStartDatabase, dbProbe(true, "link", to, "dir"), withJournal, result{done: true}},
-		{"start: stopped → mysql.server start", decideStartDatabase, dbProbe(false, "", "", ""), base, result{step: "StartDatabase", cmd: remote.Command{mysql, "start"}}},
-		{"start: not yet up after start → wait", decideStartDatabase, dbProbe(false, "", "", ""), tried(base, time.Second), result{wait: true}},
-		{"start: not up after stepTimeout → DatabaseNotStarted", decideStartDatabase, dbProbe(false, "", "", ""), tried(base, 2*time.Minute), result{fail: diracv1.ReasonDatabaseNotStarted}},
-		{"start: no mysql.server → MysqlServerMissing", decideStartDatabase, &hostProbe{RootExists: true}, base, result{fail: diracv1.ReasonMysqlServerMissing, terminal: true}},
-		{"start: no DIRAC root → DiracRootMissing", decideStartDatabase, &hostProbe{}, base, result{fail: diracv1.ReasonDiracRootMissing, terminal: true}},
+		{"stop: running → mysql.server stop", DecideStopDatabase, dbProbe(true, "", "", ""), base, result{step: "StopDatabase", cmd: remote.Command{mysql, "stop"}}},
+		{"stop: still running after stop → wait", DecideStopDatabase, dbProbe(true, "", "", ""), tried(base, time.Second), result{wait: true}},
+		{"stop: still running after stepTimeout → DatabaseNotStopped", DecideStopDatabase, dbProbe(true, "", "", ""), tried(base, time.Minute), result{fail: diracv1.ReasonDatabaseNotStopped}},
+		{"stop: stopped, no journal move → done", DecideStopDatabase, dbProbe(false, "", "", ""), base, result{done: true}},
+		{"stop: stopped, journal in place → move it", DecideStopDatabase, dbProbe(false, "dir", "", "none"), withJournal, result{step: "MoveJournal", cmd: moveJournal}},
+		{"stop: running, journal in place → stop first", DecideStopDatabase, dbProbe(true, "dir", "", "none"), withJournal, result{step: "StopDatabase", cmd: remote.Command{mysql, "stop"}}},
+		{"stop: crash between mv and ln → finish the move", DecideStopDatabase, dbProbe(false, "none", "", "dir"), withJournal, result{step: "MoveJournal", cmd: moveJournal}},
+		{"stop: already a link to the target → done", DecideStopDatabase, dbProbe(false, "link", to+"/", "dir"), withJournal, result{done: true}},
+		{"stop: a link elsewhere → JournalConflict", DecideStopDatabase, dbProbe(false, "link", "/data/other", "none"), withJournal, result{fail: diracv1.ReasonJournalConflict, terminal: true}},
+		{"stop: both directories → JournalConflict", DecideStopDatabase, dbProbe(false, "dir", "", "dir"), withJournal, result{fail: diracv1.ReasonJournalConflict, terminal: true}},
+		{"stop: journal is a file → JournalConflict", DecideStopDatabase, dbProbe(false, "other", "", "none"), withJournal, result{fail: diracv1.ReasonJournalConflict, terminal: true}},
+		{"stop: journal and target both gone → JournalConflict", DecideStopDatabase, dbProbe(false, "none", "", "none"), withJournal, result{fail: diracv1.ReasonJournalConflict, terminal: true}},
+		{"stop: destination is a file → JournalConflict", DecideStopDatabase, dbProbe(false, "dir", "", "other"), withJournal, result{fail: diracv1.ReasonJournalConflict, terminal: true}},
+		{"stop: no mysql.server → MysqlServerMissing", DecideStopDatabase, &Probe{RootExists: true, MysqldUp: true}, base, result{fail: diracv1.ReasonMysqlServerMissing, terminal: true}},
+		{"stop: no DIRAC root → DiracRootMissing", DecideStopDatabase, &Probe{}, base, result{fail: diracv1.ReasonDiracRootMissing, terminal: true}},
+		{"start: came back on its own → done", DecideStartDatabase, dbProbe(true, "link", to, "dir"), withJournal, result{done: true}},
+		{"start: stopped → mysql.server start", DecideStartDatabase, dbProbe(false, "", "", ""), base, result{step: "StartDatabase", cmd: remote.Command{mysql, "start"}}},
+		{"start: not yet up after start → wait", DecideStartDatabase, dbProbe(false, "", "", ""), tried(base, time.Second), result{wait: true}},
+		{"start: not up after stepTimeout → DatabaseNotStarted", DecideStartDatabase, dbProbe(false, "", "", ""), tried(base, 2*time.Minute), result{fail: diracv1.ReasonDatabaseNotStarted}},
+		{"start: no mysql.server → MysqlServerMissing", DecideStartDatabase, &Probe{RootExists: true}, base, result{fail: diracv1.ReasonMysqlServerMissing, terminal: true}},
+		{"start: no DIRAC root → DiracRootMissing", DecideStartDatabase, &Probe{}, base, result{fail: diracv1.ReasonDiracRootMissing, terminal: true}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -641,12 +640,12 @@ func TestDecideDatabase(t *testing.T) {
 			case tc.want.fail != "":
 				wantFail(t, d, tc.want.fail, tc.want.terminal, "db1")
 			case tc.want.done:
-				if !d.Done || len(d.Commands) != 0 {
-					t.Errorf("decision = %+v, want done", d)
+				if !d.Done || d.Op != nil {
+					t.Errorf("Decision = %+v, want done", d)
 				}
 			case tc.want.wait:
-				if d.Wait != pollInterval || len(d.Commands) != 0 || d.Done || d.Fail != nil {
-					t.Errorf("decision = %+v, want a wait", d)
+				if d.Wait != PollInterval || d.Op != nil || d.Done || d.Fail != nil {
+					t.Errorf("Decision = %+v, want a wait", d)
 				}
 			default:
 				wantCommand(t, d, tc.want.step, tc.want.cmd)
@@ -665,13 +664,13 @@ func TestMaintenanceCommand(t *testing.T) {
 		{[]string{"/usr/bin/notify", "--host={host}.cern.ch", "{host}:{reason}", "{unknown}"}, remote.Command{"/usr/bin/notify", "--host=volhcb20.cern.ch", "volhcb20:power stop; rm -rf /", "{unknown}"}},
 	}
 	for _, tc := range cases {
-		got := maintenanceCommand(tc.template, "volhcb20", "power stop; rm -rf /")
+		got := Maintenance(OpSetMaintenance, tc.template, "volhcb20", "power stop; rm -rf /").Argv
 		if !slices.Equal(got, tc.want) {
 			t.Errorf("maintenanceCommand(%q) = %q, want %q", tc.template, got, tc.want)
 		}
 	}
 	template := []string{"sms", "{host}"}
-	_ = maintenanceCommand(template, "h", "r")
+	_ = Maintenance(OpClearMaintenance, template, "h", "r")
 	if template[1] != "{host}" {
 		t.Error("maintenanceCommand changed its template")
 	}
@@ -679,7 +678,7 @@ func TestMaintenanceCommand(t *testing.T) {
 
 func TestLogScanCommand(t *testing.T) {
 	since := time.Date(2024, 5, 1, 10, 0, 0, 0, time.FixedZone("CET", 3600))
-	got := logScanCommand(root, []string{" ERROR: ", "Traceback"}, []scanItem{{Link: "A_B", Since: since.UTC()}, {Link: "C_D", Since: since.UTC().Add(time.Second)}})
+	got := CheckLogs(root, []string{" ERROR: ", "Traceback"}, []ScanItem{{Link: "A_B", Since: since.UTC()}, {Link: "C_D", Since: since.UTC().Add(time.Second)}}).Argv
 	want := remote.Command{"sh", "-c", logScanScript, "vobox-logscan", root, "2", " ERROR: ", "Traceback", "A_B", "2024-05-01 09:00:00", "C_D", "2024-05-01 09:00:01"}
 	if !slices.Equal(got, want) {
 		t.Errorf("logScanCommand = %q, want %q", got[3:], want[3:])

@@ -1,0 +1,23 @@
+// Package procedure is the DIRAC power-stop procedure without Kubernetes: the
+// plan (BuildPlan, DescribePlan), the pure decide functions (DecideStop,
+// DecideStart, DecideStopDatabase, DecideStartDatabase), the
+// catalogue of remote operations (ops.go: an OpName, a script of scripts/
+// embedded with go:embed, a typed builder, a parser and a display form per
+// operation) and the parsing of what the hosts report (ParseProbe,
+// ParseManifest, ParseFindings, SplitStepOutput).
+//
+// It imports no controller-runtime package, so that the controller, the
+// kubectl plugin and the benchmarks share one definition of the procedure.
+//
+// What it guarantees:
+//
+//   - Every decision is pure and safe to take twice: given what a probe saw
+//     on a host it says what to do next, so a controller that crashed
+//     anywhere probes again and carries on.
+//   - Commands are argv, never shell strings: the scripts are fixed files,
+//     every value reaches them as a positional parameter, and an Op carries
+//     the typed values it was built from, so nothing reads an argv back.
+//   - The scripts are POSIX sh, clean under shellcheck (make verify), and
+//     their tests run them with dash and with bash against simulated hosts
+//     (internal/hostsim).
+package procedure

@@ -1,0 +1,8 @@
+# shellcheck shell=sh
+from=$1 to=$2; shift 2
+mkdir -p "$to"
+for n; do
+  if [ -e "$to/$n" ] || [ -L "$to/$n" ]; then printf 'exists\t%s\n' "$n"; continue; fi
+  if [ ! -L "$from/$n" ]; then printf 'absent\t%s\n' "$n"; continue; fi
+  mv -n -T "$from/$n" "$to/$n" && printf 'moved\t%s\n' "$n"
+done

@@ -1,0 +1,5 @@
+# shellcheck shell=sh
+set -e
+mkdir -p "$1"
+printf '%s' "$3" > "$1/.$2.tmp"
+mv -f "$1/.$2.tmp" "$1/$2"
