@@ -7,9 +7,74 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 
 	"golang.org/x/crypto/ssh"
+	corev1 "k8s.io/api/core/v1"
 )
+
+// The opt-in a Secret must carry before the operator uses it as SSH
+// credentials (see CheckSecretAllowed).
+const (
+	// SecretLabelSSHKey is the label that marks a Secret as meant for the
+	// operator.
+	SecretLabelSSHKey = "dirac.vobox.io/ssh-key"
+	// SecretLabelSSHKeyValue is the only value of SecretLabelSSHKey that
+	// opts in.
+	SecretLabelSSHKeyValue = "true"
+	// SecretType is the only Secret type accepted.
+	SecretType = corev1.SecretTypeSSHAuth
+	// ReasonSecretNotAllowed is the condition reason of a
+	// *SecretNotAllowedError.
+	ReasonSecretNotAllowed = "SecretNotAllowed"
+)
+
+// SecretNotAllowedError says that a Secret has not opted in to being used as
+// SSH credentials: it is not of type kubernetes.io/ssh-auth, or lacks the
+// label dirac.vobox.io/ssh-key: "true". It is terminal: only a change to the
+// Secret fixes it. Its message names the Secret and what it lacks, never its
+// content.
+type SecretNotAllowedError struct {
+	// Secret is "namespace/name".
+	Secret string
+	// Missing lists what the Secret lacks, each as it would be written:
+	// `type kubernetes.io/ssh-auth (it is "Opaque")`,
+	// `label dirac.vobox.io/ssh-key: "true"`.
+	Missing []string
+}
+
+func (e *SecretNotAllowedError) Error() string {
+	return fmt.Sprintf("Secret %s is not allowed as SSH credentials: it needs %s", e.Secret, strings.Join(e.Missing, " and "))
+}
+
+// Reason returns ReasonSecretNotAllowed.
+func (e *SecretNotAllowedError) Reason() string { return ReasonSecretNotAllowed }
+
+// CheckSecretAllowed returns a *SecretNotAllowedError unless secret is of
+// type kubernetes.io/ssh-auth and labelled dirac.vobox.io/ssh-key: "true",
+// and nil otherwise. It reads only the type and labels, so it can run
+// before the data is parsed and before any connection: a person who may
+// create interventions but not read Secrets cannot borrow another Secret of
+// the namespace (a CI deploy key, say) by naming it.
+func CheckSecretAllowed(secret *corev1.Secret) error {
+	var missing []string
+	if secret.Type != SecretType {
+		typ := string(secret.Type)
+		if typ == "" {
+			typ = string(corev1.SecretTypeOpaque)
+		}
+		missing = append(missing, fmt.Sprintf("type %s (it is %q)", SecretType, typ))
+	}
+	if v, ok := secret.Labels[SecretLabelSSHKey]; !ok {
+		missing = append(missing, fmt.Sprintf("label %s: %q", SecretLabelSSHKey, SecretLabelSSHKeyValue))
+	} else if v != SecretLabelSSHKeyValue {
+		missing = append(missing, fmt.Sprintf("label %s: %q (it is %q)", SecretLabelSSHKey, SecretLabelSSHKeyValue, v))
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	return &SecretNotAllowedError{Secret: secret.Namespace + "/" + secret.Name, Missing: missing}
+}
 
 // Keys of a Secret of type kubernetes.io/ssh-auth read by NewCredentials.
 const (

@@ -29,10 +29,13 @@
 //
 // # Host keys and credentials
 //
-// Credentials come from a Secret of type kubernetes.io/ssh-auth (see
-// NewCredentials): the client key and an OpenSSH known_hosts, parsed from the
-// bytes, with hashed names, [host]:port entries, several keys per host and
-// @revoked keys. Host-key verification cannot be switched off. Only public key
+// Credentials come from a Secret of type kubernetes.io/ssh-auth labelled
+// dirac.vobox.io/ssh-key: "true" (CheckSecretAllowed, before anything else;
+// see NewCredentials): the client key and an OpenSSH known_hosts, parsed from
+// the bytes, with hashed names, [host]:port entries, several keys per host,
+// @cert-authority lines that host certificates are verified against (x/crypto's
+// CertChecker) and @revoked keys, which win over everything. Host-key
+// verification cannot be switched off. Only public key
 // authentication is offered: no password, no keyboard-interactive, no agent
 // and no agent forwarding.
 //

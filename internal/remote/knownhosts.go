@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"slices"
 	"strconv"
 	"strings"
@@ -27,9 +28,18 @@ import (
 //     hashed name "|1|salt|hmac" (HashKnownHosts);
 //   - a host may have several entries (one per key type, or several keys);
 //   - "@revoked" marks a key as revoked for every host;
-//   - "@cert-authority" lines are ignored: host certificates are not supported.
+//   - "@cert-authority" marks a CA whose host certificates are accepted for
+//     the hosts its patterns match, as ssh(1) accepts them: the certificate
+//     is a host certificate, signed by such a CA, valid now, with no critical
+//     option, and its principals include the host name as given (lower-cased,
+//     without the port); a certificate without principals is refused. A @revoked key wins over everything:
+//     a certificate is refused when its key or its CA's key is revoked. A
+//     certificate that is not accepted falls back to its plain key, which
+//     then needs an ordinary entry, as ssh(1) does.
 type knownHosts struct {
 	entries []knownHostEntry
+	// authorities are the @cert-authority lines.
+	authorities []knownHostEntry
 	// revoked holds the wire encodings of @revoked keys.
 	revoked map[string]bool
 }
@@ -64,8 +74,8 @@ func parseKnownHosts(data []byte) (*knownHosts, error) {
 			return nil, fmt.Errorf("line %d: %w", n, err)
 		}
 	}
-	if len(kh.entries) == 0 {
-		return nil, errors.New("no host keys")
+	if len(kh.entries) == 0 && len(kh.authorities) == 0 {
+		return nil, errors.New("no host keys and no @cert-authority")
 	}
 	return kh, nil
 }
@@ -78,17 +88,20 @@ func (kh *knownHosts) parseLine(line []byte) error {
 	if err != nil {
 		return fmt.Errorf("failed to parse known_hosts entry: %w", err)
 	}
+	if _, isCert := key.(*ssh.Certificate); isCert && marker != "revoked" {
+		// ssh(1) accepts neither a certificate as a plain host key nor one
+		// as an authority.
+		return errors.New("a certificate is not a host key or an authority")
+	}
+	entry := knownHostEntry{key: key}
 	switch marker {
 	case "revoked":
 		kh.revoked[string(key.Marshal())] = true
 		return nil
-	case "cert-authority":
-		return nil
-	case "":
+	case "cert-authority", "":
 	default:
 		return fmt.Errorf("unknown marker @%s", marker)
 	}
-	entry := knownHostEntry{key: key}
 	for _, h := range hosts {
 		if h == "" {
 			continue
@@ -102,7 +115,11 @@ func (kh *knownHosts) parseLine(line []byte) error {
 	if len(entry.patterns) == 0 {
 		return errors.New("no host names")
 	}
-	kh.entries = append(kh.entries, entry)
+	if marker == "cert-authority" {
+		kh.authorities = append(kh.authorities, entry)
+	} else {
+		kh.entries = append(kh.entries, entry)
+	}
 	return nil
 }
 
@@ -136,11 +153,26 @@ func parseHostPattern(h string) (hostPattern, error) {
 // knownHostsName is the string a host is looked up by: "host" on port 22,
 // "[host]:port" otherwise, lower-cased, as OpenSSH writes it.
 func knownHostsName(address string, port int) string {
-	host := strings.ToLower(strings.TrimSuffix(strings.TrimPrefix(address, "["), "]"))
+	host := principalName(address)
 	if port == 0 || port == 22 {
 		return host
 	}
 	return "[" + host + "]:" + strconv.Itoa(port)
+}
+
+// principalName is the name a host certificate's principals must include:
+// the address as given, lower-cased, without brackets or port (ssh(1) checks
+// the host name it was given, not the known_hosts form).
+func principalName(address string) string {
+	return strings.ToLower(strings.TrimSuffix(strings.TrimPrefix(address, "["), "]"))
+}
+
+// hostName returns the host part of a name made by knownHostsName.
+func hostName(name string) string {
+	if h, _, err := net.SplitHostPort(name); err == nil && strings.HasPrefix(name, "[") {
+		return h
+	}
+	return name
 }
 
 // matches reports whether name matches the entry: some positive pattern
@@ -167,25 +199,45 @@ func (e *knownHostEntry) matches(name string) bool {
 
 // keysFor returns the keys known for name (from knownHostsName).
 func (kh *knownHosts) keysFor(name string) []ssh.PublicKey {
+	return matching(kh.entries, name)
+}
+
+// authoritiesFor returns the @cert-authority keys whose patterns match name.
+func (kh *knownHosts) authoritiesFor(name string) []ssh.PublicKey {
+	return matching(kh.authorities, name)
+}
+
+func matching(entries []knownHostEntry, name string) []ssh.PublicKey {
 	var keys []ssh.PublicKey
-	for i := range kh.entries {
-		if kh.entries[i].matches(name) {
-			keys = append(keys, kh.entries[i].key)
+	for i := range entries {
+		if entries[i].matches(name) {
+			keys = append(keys, entries[i].key)
 		}
 	}
 	return keys
 }
 
-// check verifies the key a host presented. It returns a
-// *HostKeyRevokedError, *HostKeyUnknownError or *HostKeyMismatchError.
+// check verifies the key a host presented, a plain key or a host
+// certificate. It returns a *HostKeyRevokedError, *HostKeyUnknownError or
+// *HostKeyMismatchError.
 func (kh *knownHosts) check(name string, key ssh.PublicKey) error {
+	if cert, ok := key.(*ssh.Certificate); ok {
+		return kh.checkCert(name, cert)
+	}
+	return kh.checkPlain(name, key, key, nil)
+}
+
+// checkPlain verifies a plain key. presented is what the host sent (the key,
+// or the certificate carrying it) and certProblem why a certificate was not
+// accepted, for the messages.
+func (kh *knownHosts) checkPlain(name string, key, presented ssh.PublicKey, certProblem []string) error {
 	wire := key.Marshal()
 	if kh.revoked[string(wire)] {
-		return &HostKeyRevokedError{Host: name, KeyType: key.Type(), Fingerprint: ssh.FingerprintSHA256(key)}
+		return &HostKeyRevokedError{Host: name, KeyType: presented.Type(), Fingerprint: ssh.FingerprintSHA256(key)}
 	}
 	known := kh.keysFor(name)
-	if len(known) == 0 {
-		return &HostKeyUnknownError{Host: name, KeyType: key.Type(), Fingerprint: ssh.FingerprintSHA256(key)}
+	if len(known) == 0 && len(certProblem) == 0 {
+		return &HostKeyUnknownError{Host: name, KeyType: presented.Type(), Fingerprint: ssh.FingerprintSHA256(key)}
 	}
 	for _, k := range known {
 		if bytes.Equal(k.Marshal(), wire) {
@@ -193,11 +245,53 @@ func (kh *knownHosts) check(name string, key ssh.PublicKey) error {
 		}
 	}
 	return &HostKeyMismatchError{
-		Host: name, KeyType: key.Type(), Fingerprint: ssh.FingerprintSHA256(key),
-		Known: fingerprints(known),
+		Host: name, KeyType: presented.Type(), Fingerprint: ssh.FingerprintSHA256(key),
+		Known: append(fingerprints(known), certProblem...),
 	}
 }
 
+// checkCert verifies a host certificate with x/crypto's CertChecker against
+// the authorities known for name, then, as ssh(1) does, falls back to its
+// plain key. A certificate whose key or CA key is revoked is refused
+// outright, before any of that.
+func (kh *knownHosts) checkCert(name string, cert *ssh.Certificate) error {
+	if kh.revoked[string(cert.Key.Marshal())] {
+		return &HostKeyRevokedError{Host: name, KeyType: cert.Type(), Fingerprint: ssh.FingerprintSHA256(cert.Key)}
+	}
+	if ca := cert.SignatureKey; kh.revoked[string(ca.Marshal())] {
+		return &HostKeyRevokedError{Host: name, KeyType: "certificate authority " + ca.Type(), Fingerprint: ssh.FingerprintSHA256(ca)}
+	}
+	cas := kh.authoritiesFor(name)
+	if len(cas) == 0 {
+		return kh.checkPlain(name, cert.Key, cert, nil)
+	}
+	checker := &ssh.CertChecker{
+		IsHostAuthority: func(auth ssh.PublicKey, _ string) bool {
+			return slices.ContainsFunc(cas, func(ca ssh.PublicKey) bool { return bytes.Equal(ca.Marshal(), auth.Marshal()) })
+		},
+	}
+	var err error
+	if len(cert.ValidPrincipals) == 0 {
+		// x/crypto (and the certificate format) read an empty list as "any
+		// host": a CA that signed without -n would vouch for every host its
+		// patterns cover. Refused.
+		err = errors.New("certificate has no principals")
+	} else {
+		// The port plays no part here: principals name hosts, and the
+		// authorities' patterns were matched against name, port included.
+		err = checker.CheckHostKey(net.JoinHostPort(hostName(name), "22"), nil, cert)
+	}
+	if err == nil {
+		return nil
+	}
+	problem := make([]string, 0, len(cas)+1)
+	for _, ca := range cas {
+		problem = append(problem, "@cert-authority "+ca.Type()+" "+ssh.FingerprintSHA256(ca))
+	}
+	problem = append(problem, fmt.Sprintf("certificate signed by %s %s not accepted: %v",
+		cert.SignatureKey.Type(), ssh.FingerprintSHA256(cert.SignatureKey), err))
+	return kh.checkPlain(name, cert.Key, cert, problem)
+}
 func fingerprints(keys []ssh.PublicKey) []string {
 	out := make([]string, len(keys))
 	for i, k := range keys {
@@ -215,20 +309,35 @@ var plainHostKeyAlgorithms = []string{
 	ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256,
 }
 
+// certHostKeyAlgorithms are offered first to a host that a @cert-authority
+// covers, so that it presents its certificate. All types: a CA of one type
+// signs host keys of any type.
+var certHostKeyAlgorithms = []string{
+	ssh.CertAlgoED25519v01,
+	ssh.CertAlgoECDSA256v01, ssh.CertAlgoECDSA384v01, ssh.CertAlgoECDSA521v01,
+	ssh.CertAlgoRSASHA512v01, ssh.CertAlgoRSASHA256v01,
+}
+
 // hostKeyAlgorithms returns the host key algorithms to offer when connecting
-// to name. As OpenSSH does, it offers only the types known for the host, so
-// that a host with keys of several types presents the one we know instead of
-// one that would look like a changed key.
+// to name. As OpenSSH does, it offers certificate types first when a
+// @cert-authority covers the host, then only the plain types known for the
+// host, so that a host with keys of several types presents the one we know
+// instead of one that would look like a changed key. With no plain key known
+// it offers every plain type, so that a host without a certificate presents a
+// key whose fingerprint the error can name.
 func (kh *knownHosts) hostKeyAlgorithms(name string) []string {
+	var algos []string
+	if len(kh.authoritiesFor(name)) > 0 {
+		algos = append(algos, certHostKeyAlgorithms...)
+	}
 	known := kh.keysFor(name)
 	if len(known) == 0 {
-		return plainHostKeyAlgorithms
+		return append(algos, plainHostKeyAlgorithms...)
 	}
 	types := map[string]bool{}
 	for _, k := range known {
 		types[k.Type()] = true
 	}
-	var algos []string
 	for _, a := range plainHostKeyAlgorithms {
 		t := a
 		if a == ssh.KeyAlgoRSASHA512 || a == ssh.KeyAlgoRSASHA256 {

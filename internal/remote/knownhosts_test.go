@@ -67,13 +67,22 @@ func TestKnownHostsLookup(t *testing.T) {
 		}
 	}
 
-	if got, want := kh.hostKeyAlgorithms("multi.example"), []string{
+	// multi.example and unknown.example are covered by the @cert-authority
+	// line: certificates first; 10.0.0.1 and other.org are not.
+	if got, want := kh.hostKeyAlgorithms("multi.example"), append(slices.Clone(certHostKeyAlgorithms),
 		ssh.KeyAlgoED25519, ssh.KeyAlgoECDSA256, ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256,
-	}; !slices.Equal(got, want) {
+	); !slices.Equal(got, want) {
 		t.Errorf("hostKeyAlgorithms(multi) = %q, want %q", got, want)
 	}
-	if got := kh.hostKeyAlgorithms("unknown.example"); !slices.Equal(got, plainHostKeyAlgorithms) {
-		t.Errorf("hostKeyAlgorithms(unknown) = %q", got)
+	if got, want := kh.hostKeyAlgorithms("10.0.0.1"), []string{ssh.KeyAlgoED25519}; !slices.Equal(got, want) {
+		t.Errorf("hostKeyAlgorithms(10.0.0.1) = %q, want %q", got, want)
+	}
+	if got, want := kh.hostKeyAlgorithms("unknown.example"), append(slices.Clone(certHostKeyAlgorithms),
+		plainHostKeyAlgorithms...); !slices.Equal(got, want) {
+		t.Errorf("hostKeyAlgorithms(unknown.example) = %q, want %q", got, want)
+	}
+	if got := kh.hostKeyAlgorithms("other.org"); !slices.Equal(got, plainHostKeyAlgorithms) {
+		t.Errorf("hostKeyAlgorithms(other.org) = %q", got)
 	}
 
 	var (
@@ -199,6 +208,9 @@ func TestWildcardMatch(t *testing.T) {
 // answer of check is nil or one of the host-key errors. Run longer with
 //
 //	go test -run '^$' -fuzz '^FuzzParseKnownHosts$' -fuzztime 5m ./internal/remote/
+//
+// Certificates are checked by TestKnownHostsCertificates: the fuzzer cannot
+// forge a signature.
 func FuzzParseKnownHosts(f *testing.F) {
 	const key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
 	for _, seed := range []string{
@@ -207,6 +219,7 @@ func FuzzParseKnownHosts(f *testing.F) {
 		"|1|JfKTdBh7rNbXkVAQCRp4OQoPfmI=|USECr3SWf1JUPsms5AqfD5QfxkM= " + key,
 		"*.example,!bad.example " + key + "\r\n# comment\n\n",
 		"@revoked * " + key + "\n@cert-authority *.example " + key + "\nh " + key,
+		"@cert-authority *.example,!x.example " + key,
 		"@marker host " + key,
 		"host ssh-rsa AAAA",
 		"|1|x|y " + key,
@@ -222,8 +235,8 @@ func FuzzParseKnownHosts(f *testing.F) {
 			}
 			return
 		}
-		if len(kh.entries) == 0 {
-			t.Fatal("parsed known_hosts without host keys")
+		if len(kh.entries) == 0 && len(kh.authorities) == 0 {
+			t.Fatal("parsed known_hosts without host keys or authorities")
 		}
 		name := knownHostsName(host, int(port))
 		keys := kh.keysFor(name)
@@ -231,7 +244,12 @@ func FuzzParseKnownHosts(f *testing.F) {
 		if len(algos) == 0 {
 			t.Fatalf("no host key algorithms for %q", name)
 		}
-		probe := kh.entries[0].key
+		var probe ssh.PublicKey
+		if len(kh.entries) > 0 {
+			probe = kh.entries[0].key
+		} else {
+			probe = kh.authorities[0].key
+		}
 		err = kh.check(name, probe)
 		var (
 			unknown  *HostKeyUnknownError

@@ -43,6 +43,9 @@ func requireSSHD(t testing.TB) {
 type sshdConfig struct {
 	// hostKey is the host key; a new ed25519 key when nil.
 	hostKey ssh.Signer
+	// hostCert, when set, is a certificate of hostKey that sshd presents
+	// (HostCertificate).
+	hostCert *ssh.Certificate
 	// authorized are the client keys allowed to log in.
 	authorized []ssh.PublicKey
 	// maxStartups is sshd's MaxStartups; "10" when empty.
@@ -124,7 +127,13 @@ func (s *testSSHD) startOnce() error {
 	}
 	akPath := filepath.Join(s.dir, "authorized_keys")
 	writeFile(s.t, akPath, ak.Bytes(), 0o600)
-	config := strings.Join([]string{
+	var hostCert []string
+	if s.cfg.hostCert != nil {
+		certPath := filepath.Join(s.dir, "ssh_host_key-cert.pub")
+		writeFile(s.t, certPath, ssh.MarshalAuthorizedKey(s.cfg.hostCert), 0o600)
+		hostCert = []string{"HostCertificate " + certPath}
+	}
+	config := strings.Join(append([]string{
 		"ListenAddress 127.0.0.1:" + strconv.Itoa(s.cfg.port),
 		"HostKey " + hostKeyPath,
 		"PidFile " + filepath.Join(s.dir, "sshd.pid"),
@@ -147,8 +156,7 @@ func (s *testSSHD) startOnce() error {
 		// waits up to 60s on its rehash lock) or print; the executor's
 		// behaviour is what is under test, not the user's shell setup.
 		"SetEnv SHLVL=1",
-		"",
-	}, "\n")
+	}, append(hostCert, "")...), "\n")
 	configPath := filepath.Join(s.dir, "sshd_config")
 	writeFile(s.t, configPath, []byte(config), 0o600)
 
