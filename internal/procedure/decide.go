@@ -74,7 +74,8 @@ type Wait struct {
 	// Settle is how long to wait after the last link was seen starting (the
 	// uptime the check needs); Rest how long when all ran at the first look.
 	Settle, Rest time.Duration
-	// For bounds the wait.
+	// For bounds the wait, the sleep of Settle or Rest included: an uptime
+	// beyond it is left to a later probe, after a requeue.
 	For time.Duration
 }
 

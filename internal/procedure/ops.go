@@ -45,6 +45,24 @@ var (
 	logScanScript string
 )
 
+func init() {
+	for _, text := range []*string{&probeScript, &stepScript, &manifestScript, &linksScript, &journalScript, &logScanScript} {
+		*text = stripComments(*text)
+	}
+}
+
+// stripComments drops the lines that are only a comment: the scripts'
+// documentation stays in the files, and does not travel with every session.
+func stripComments(text string) string {
+	var b strings.Builder
+	for _, line := range strings.SplitAfter(text, "\n") {
+		if !strings.HasPrefix(strings.TrimLeft(line, " \t"), "#") {
+			b.WriteString(line)
+		}
+	}
+	return b.String()
+}
+
 // OpName names a remote operation. It is what status.hosts[].lastStep.name
 // and the log show, and what a plan description lists.
 type OpName string

@@ -367,8 +367,8 @@ func TestProbeScriptNoRoot(t *testing.T) {
 
 // TestProbeScriptWaits runs the probe's wait on the host for real: it
 // returns when the links reach the state asked for (the simulated runsvdir
-// scans at every tick), sleeps the uptime after a start it saw, and gives up
-// when its budget is spent. The report after a wait is a whole probe.
+// scans at every tick), sleeps the uptime after a start it saw (up to its
+// budget), and gives up when its budget is spent. The report after a wait is a whole probe.
 func TestProbeScriptWaits(t *testing.T) {
 	forShells(t, func(t *testing.T, shell string) {
 		const (
@@ -444,6 +444,14 @@ func TestProbeScriptWaits(t *testing.T) {
 			p, took := wait(t, h, Wait{Up: true, Links: []string{svc}, Settle: 30 * time.Second, Rest: 300 * time.Millisecond, For: 40 * time.Second}, 50*time.Millisecond)
 			if !p.State[svc].Running || took < 300*time.Millisecond || took > 20*time.Second {
 				t.Errorf("state %+v after %s, want running, reported after rest (300ms), not settle (30s)", p.State[svc], took)
+			}
+		})
+		t.Run("an uptime beyond the budget: the budget, not at once", func(t *testing.T) {
+			t.Parallel()
+			h := newHost(t, shell, "vobox1", false, hostsim.Component{Link: svc})
+			p, took := wait(t, h, Wait{Up: true, Links: []string{svc}, Settle: 30 * time.Second, Rest: 30 * time.Second, For: 700 * time.Millisecond}, 50*time.Millisecond)
+			if !p.State[svc].Running || took < 700*time.Millisecond || took > 15*time.Second {
+				t.Errorf("state %+v after %s, want running, reported after the 700ms budget", p.State[svc], took)
 			}
 		})
 	})

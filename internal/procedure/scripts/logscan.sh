@@ -1,4 +1,12 @@
 # shellcheck shell=sh
+# logscan.sh prints the last five lines of each component's log/current
+# written at or after a time that contain one of the patterns (as fixed
+# strings). A line without DIRAC's timestamp (a traceback's continuation)
+# belongs to the line before it. One awk reads every log: the patterns reach
+# it through the environment (never as program text or -v, which would
+# interpret backslashes), each log's link and time as the assignment
+# operands before it. Args: root npatterns pattern... then pairs of link
+# and since ("YYYY-MM-DD hh:mm:ss").
 root=$1 np=$2; shift 2
 i=1
 while [ "$i" -le "$np" ]; do eval "VOBOX_PATTERN_$i=\$1"; export "VOBOX_PATTERN_$i"; shift; i=$((i+1)); done

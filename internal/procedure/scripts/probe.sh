@@ -1,4 +1,25 @@
 # shellcheck shell=sh
+# probe.sh reads, in one round trip, everything a step decides on: the
+# DIRAC root, the startup and startup-save links, runit's view of each
+# startup link, whether each link's run script is an agent's, the manifest,
+# mysqld, and the InnoDB journal. Args: diracRoot manifestName mysqlServer
+# journalFrom journalTo (the last three may be empty). It is run at every
+# poll, so it starts few processes: one readlink, one runsvstat and one
+# grep for all the links, not one per link, and no pipelines. (GNU's
+# readlink takes several links and prints a line each; where its lines do
+# not pair up with the links, e.g. a readlink taking one operand or a link
+# gone meanwhile, it runs once per link.)
+#
+# Five more arguments and link names make it wait on the host first (see
+# procedure.Wait): mode ("down" or "up"), then tick, budget, settle and rest in
+# milliseconds. It reads runsv's supervise/stat of each link with the
+# shell's own read, forking only sleep once per tick, until every link is
+# down (or runs), or the budget is spent. In "up" mode it then sleeps
+# settle if a link was not running at the first look (the last one started
+# less than a tick ago), or rest if all were, but never past the budget:
+# the controller waits for what is left of an uptime beyond it through a
+# requeue, not through probe after probe. The report that follows is the
+# same as without a wait: the wait only chooses when to look.
 root=$1 manifest=$2 mysql=$3 jfrom=$4 jto=$5
 if [ $# -gt 5 ]; then
   mode=$6 tick=$7 budget=$8 settle=$9 rest=${10}; shift 10
@@ -13,7 +34,10 @@ if [ $# -gt 5 ]; then
     done
     if [ $all = 1 ]; then
       [ $first = 1 ] || rest=$settle
-      if [ "$mode" = up ] && [ "$rest" -gt 0 ] && [ $((spent + rest)) -le "$budget" ]; then sleep "$(secs "$rest")"; fi
+      # An uptime beyond the budget is slept up to the budget: the next pass
+      # waits for the rest, instead of a probe after probe while it runs.
+      [ $((spent + rest)) -le "$budget" ] || rest=$((budget - spent))
+      if [ "$mode" = up ] && [ "$rest" -gt 0 ]; then sleep "$(secs "$rest")"; fi
       break
     fi
     first=0

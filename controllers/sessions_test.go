@@ -1,0 +1,48 @@
+package controllers
+
+import (
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	diracv1 "github.com/vobox-operator/vobox-operator/api/v1alpha1"
+	"github.com/vobox-operator/vobox-operator/internal/hostsim"
+)
+
+// TestUpAtDefaultUptimeSessions: with spec.checks.componentUptime at its
+// default (10s), longer than what a pass waits on a host (maxWaitPerPass),
+// an Up costs a host a few SSH sessions per tier. It used to probe again at
+// once each time the host's wait gave up on an uptime beyond its budget:
+// 294–414 commands for an Up of the 11-host seed lab, against 61–69 with a
+// 2s uptime.
+func TestUpAtDefaultUptimeSessions(t *testing.T) {
+	t.Parallel()
+	host := hostsim.NewHost(t, "mixed", false,
+		hostsim.Component{Link: "WorkloadManagement_JobMonitoring"},
+		hostsim.Component{Link: "WorkloadManagement_JobAgent", Agent: true})
+	sim := hostsim.NewCluster(host)
+	h := newHarness(t, sim)
+	vbi := h.intervention("power-stop", diracv1.StateDown, hostSpec("mixed", diracv1.RoleServices, diracv1.RoleAgents))
+	vbi.Spec.Checks.ComponentUptime = metav1.Duration{Duration: 10 * time.Second}
+	vbi.Spec.Strategy.StepTimeout = metav1.Duration{Duration: time.Minute}
+	h.create(vbi)
+	h.waitReady("power-stop", diracv1.StateDown, waitLong)
+
+	before := host.Commands.Load()
+	h.update("power-stop", func(v *diracv1.VOBoxIntervention) { v.Spec.State = diracv1.StateUp })
+	h.waitReady("power-stop", diracv1.StateUp, 2*waitLong)
+	sessions := host.Commands.Load() - before
+	t.Logf("Up at a 10s uptime: %d SSH sessions on the host (2 start tiers, maintenance)", sessions)
+	// Per start tier: a probe, the restore with the probe that waits for the
+	// links, a probe or two until the uptime is reached, the log scan; then
+	// the manifest's removal and the maintenance clear.
+	if sessions > 14 {
+		t.Errorf("Up at a 10s uptime ran %d sessions on one host, want at most 14: the controller polls while the uptime runs", sessions)
+	}
+	for _, link := range []string{"WorkloadManagement_JobMonitoring", "WorkloadManagement_JobAgent"} {
+		if st := host.SvState(t, link); st != "run" {
+			t.Errorf("%s is %s, want run", link, st)
+		}
+	}
+}
