@@ -55,6 +55,7 @@ verify: manifests generate fmt ## Fail when generated files or formatting are st
 		git --no-pager diff --stat; exit 1; fi
 	go mod tidy -diff
 	$(MAKE) vet
+	shellcheck internal/procedure/scripts/*.sh
 	@if grep -rIl --exclude-dir=.git --exclude-dir=bin 'Insecure''IgnoreHostKey' . ; then \
 		echo "host-key verification must never be switched off"; exit 1; fi
 
