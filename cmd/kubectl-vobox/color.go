@@ -11,7 +11,8 @@ type painter struct{ on bool }
 
 // newPainter colours on a terminal unless NO_COLOR is set
 // (https://no-color.org), or as --color says.
-func newPainter(o *options, e env) painter {
+func newPainter(o *options) painter {
+	e := o.e
 	switch o.color {
 	case "always":
 		return painter{on: true}
@@ -23,8 +24,17 @@ func newPainter(o *options, e env) painter {
 
 func stdoutIsTerminal() bool { return term.IsTerminal(int(os.Stdout.Fd())) }
 
+// stdoutWidth is the terminal's width, 0 when stdout is not a terminal.
+func stdoutWidth() int {
+	w, _, err := term.GetSize(int(os.Stdout.Fd()))
+	if err != nil {
+		return 0
+	}
+	return w
+}
+
 func (p painter) paint(code, s string) string {
-	if !p.on || s == "" {
+	if !p.on || s == "" || code == "" {
 		return s
 	}
 	return "\x1b[" + code + "m" + s + "\x1b[0m"

@@ -3,28 +3,35 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"slices"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
+	"github.com/spf13/cobra"
+	appsv1 "k8s.io/api/apps/v1"
+	authenticationv1 "k8s.io/api/authentication/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	diracv1 "github.com/vobox-operator/vobox-operator/api/v1alpha1"
 )
 
-// requestTimeout bounds a whole command: a plugin that hangs on an
-// unreachable API server helps nobody.
-const requestTimeout = 30 * time.Second
+// defaultTimeout bounds a one-shot command when --request-timeout is not
+// given: a plugin that hangs on an unreachable API server helps nobody.
+// Watches (-w) are not bounded.
+const defaultTimeout = 30 * time.Second
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -36,47 +43,19 @@ func main() {
 // env is what a command talks to besides the API server; tests replace it.
 type env struct {
 	stdout, stderr io.Writer
-	// now reads the clock, for "running for" durations.
+	// stdin is read by plan -f -.
+	stdin io.Reader
+	// now reads the clock, for "running for" durations and the timeline.
 	now func() time.Time
 	// isTerminal reports whether stdout is a terminal, for --color=auto.
 	isTerminal func() bool
+	// width is the terminal's width in columns, 0 when unknown.
+	width func() int
 }
 
 func newEnv() env {
-	return env{stdout: os.Stdout, stderr: os.Stderr, now: time.Now, isTerminal: stdoutIsTerminal}
-}
-
-// command is one subcommand.
-type command struct {
-	name    string
-	summary string
-	// flags binds the subcommand's own flags, if any, described by flagsHelp.
-	flags     func(fs *flag.FlagSet, o *options)
-	flagsHelp string
-	run       func(ctx context.Context, e env, o *options, c client.Client, key types.NamespacedName) error
-}
-
-var commands = []command{
-	{name: "plan", summary: "Show the tiers and, per host, the exact commands the operator will run (runs nothing)",
-		flags: func(fs *flag.FlagSet, o *options) {
-			fs.StringVar(&o.state, "state", "", "")
-		},
-		flagsHelp: "      --state STATE    plan for Down or Up instead of spec.state\n",
-		run:       runPlan},
-	{name: "status", summary: "Show the progress as a tree: tiers, hosts, last step", run: runStatus},
-	{name: "down", summary: "Set spec.state to Down: take the hosts down", run: setState(diracv1.StateDown)},
-	{name: "up", summary: "Set spec.state to Up: bring the hosts back", run: setState(diracv1.StateUp)},
-	{name: "suspend", summary: "Set spec.suspend: no new step starts", run: setSuspend(true)},
-	{name: "resume", summary: "Clear spec.suspend: carry on from the hosts' real state", run: setSuspend(false)},
-}
-
-// options are the flags of a command line.
-type options struct {
-	kubeconfig string
-	context    string
-	namespace  string
-	color      string
-	state      string
+	return env{stdout: os.Stdout, stderr: os.Stderr, stdin: os.Stdin, now: time.Now,
+		isTerminal: stdoutIsTerminal, width: stdoutWidth}
 }
 
 // usageError is a mistake on the command line; it exits 2.
@@ -84,177 +63,214 @@ type usageError struct{ msg string }
 
 func (e *usageError) Error() string { return e.msg }
 
-// run runs one command line and returns the exit code.
+func usagef(format string, args ...any) error {
+	return &usageError{msg: fmt.Sprintf(format, args...)}
+}
+
+// options are the flags every command shares and the state built from them.
+type options struct {
+	config *genericclioptions.ConfigFlags
+	color  string
+	e      env
+	// ran is set once a command's own code runs: an error before that is
+	// cobra's (an unknown command or flag) and so a usage mistake.
+	ran bool
+}
+
+// run runs one command line and returns the exit code: 0 done, 1 failed,
+// 2 a mistake on the command line.
 func run(ctx context.Context, args []string, e env) int {
-	err := dispatch(ctx, args, e)
+	if e.stdin == nil {
+		e.stdin = strings.NewReader("")
+	}
+	if e.width == nil {
+		e.width = func() int { return 0 }
+	}
+	o := &options{e: e}
+	root := newRootCmd(o)
+	root.SetArgs(args)
+	root.SetOut(e.stdout)
+	root.SetErr(e.stderr)
+	root.SetIn(e.stdin)
+	err := root.ExecuteContext(ctx)
 	var ue *usageError
 	switch {
 	case err == nil:
 		return 0
-	case errors.Is(err, flag.ErrHelp):
-		return 0
-	case errors.As(err, &ue):
-		fmt.Fprintf(e.stderr, "error: %v\nRun 'kubectl vobox help' for usage.\n", err)
+	case errors.As(err, &ue), !o.ran:
+		fmt.Fprintf(e.stderr, "error: %s\nRun 'kubectl vobox help' for usage.\n", escape(err.Error()))
 		return 2
 	default:
-		fmt.Fprintf(e.stderr, "error: %v\n", err)
+		fmt.Fprintf(e.stderr, "error: %s\n", escape(err.Error()))
 		return 1
 	}
 }
 
-func dispatch(ctx context.Context, args []string, e env) error {
-	// The flags every command takes may come before the command, as with
-	// kubectl: `kubectl vobox -n ns status NAME`.
-	lead := flag.NewFlagSet("kubectl vobox", flag.ContinueOnError)
-	lead.SetOutput(io.Discard)
-	bindCommon(lead, &options{})
-	if err := lead.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			usage(e.stdout)
-			return err
-		}
-		return &usageError{msg: err.Error()}
-	}
-	if lead.NArg() == 0 {
-		usage(e.stderr)
-		return &usageError{msg: "no command given"}
-	}
-	leading := args[:len(args)-lead.NArg()]
-	name, rest := lead.Arg(0), lead.Args()[1:]
-	if name == "help" {
-		usage(e.stdout)
-		return nil
-	}
-	var cmd *command
-	for i := range commands {
-		if commands[i].name == name {
-			cmd = &commands[i]
-		}
-	}
-	if cmd == nil {
-		return &usageError{msg: fmt.Sprintf("unknown command %q", name)}
-	}
+const rootUsage = `Usage: kubectl vobox COMMAND NAME [flags]
+{{if .HasAvailableSubCommands}}
+Commands:{{range .Commands}}{{if (or .IsAvailableCommand (eq .Name "help"))}}
+  {{rpad .Name .NamePadding }} {{.Short}}{{end}}{{end}}{{end}}
+{{if .HasAvailableLocalFlags}}
+Flags:
+{{.LocalFlags.FlagUsages | trimTrailingWhitespaces}}{{end}}{{if .HasAvailableInheritedFlags}}
 
-	o := &options{}
-	fs := flag.NewFlagSet("kubectl vobox "+cmd.name, flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(e.stderr, "Usage: kubectl vobox %s NAME [flags]\n\n%s.\n\nFlags:\n%s", cmd.name, cmd.summary, commonFlagsHelp)
-		if cmd.flags != nil {
-			fmt.Fprint(e.stderr, cmd.flagsHelp)
-		}
-	}
-	bindCommon(fs, o)
-	if cmd.flags != nil {
-		cmd.flags(fs, o)
-	}
-	pos, err := parseInterspersed(fs, append(slices.Clip(leading), rest...))
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return &usageError{msg: err.Error()}
-	}
-	if len(pos) != 1 {
-		return &usageError{msg: fmt.Sprintf("%s takes exactly one argument, the name of a VOBoxIntervention; got %d", cmd.name, len(pos))}
-	}
-	switch o.color {
-	case "auto", "always", "never":
-	default:
-		return &usageError{msg: fmt.Sprintf("--color must be auto, always or never, not %q", o.color)}
-	}
+Flags of every command (kubectl's):
+{{.InheritedFlags.FlagUsages | trimTrailingWhitespaces}}{{end}}
 
-	c, ns, err := o.client()
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
-	defer cancel()
-	return cmd.run(ctx, e, o, c, types.NamespacedName{Namespace: ns, Name: pos[0]})
-}
-
-const commonFlagsHelp = `  -n, --namespace NS   namespace of the intervention (default: the kubeconfig context's)
-      --kubeconfig F   kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)
-      --context CTX    kubeconfig context (default: the current context)
-      --color WHEN     auto, always or never (default auto: on a terminal, unless NO_COLOR is set)
+Run 'kubectl vobox COMMAND -h' for a command's flags.
 `
 
-// bindCommon binds the flags of every command; commonFlagsHelp describes them.
-func bindCommon(fs *flag.FlagSet, o *options) {
-	fs.StringVar(&o.namespace, "namespace", "", "")
-	fs.StringVar(&o.namespace, "n", "", "")
-	fs.StringVar(&o.kubeconfig, "kubeconfig", "", "")
-	fs.StringVar(&o.context, "context", "", "")
-	fs.StringVar(&o.color, "color", "auto", "")
+const commandUsage = `Usage: {{.UseLine}}
+{{if .HasAvailableLocalFlags}}
+Flags:
+{{.LocalFlags.FlagUsages | trimTrailingWhitespaces}}{{end}}{{if .HasAvailableInheritedFlags}}
+
+Flags of every command (kubectl's):
+{{.InheritedFlags.FlagUsages | trimTrailingWhitespaces}}{{end}}
+`
+
+func newRootCmd(o *options) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "kubectl-vobox",
+		Short: "Work with VOBoxInterventions (dirac.vobox.io/v1alpha1)",
+		Long:  "kubectl vobox: work with VOBoxInterventions (dirac.vobox.io/v1alpha1).",
+		Annotations: map[string]string{
+			cobra.CommandDisplayNameAnnotation: "kubectl vobox",
+		},
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cmd.SetOut(o.e.stderr)
+			_ = cmd.Usage()
+			return usagef("no command given")
+		},
+		PersistentPreRunE: func(*cobra.Command, []string) error {
+			o.ran = true
+			switch o.color {
+			case "auto", "always", "never":
+				return nil
+			}
+			return usagef("--color must be auto, always or never, not %q", o.color)
+		},
+	}
+	root.SetUsageTemplate(rootUsage)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{msg: err.Error()} })
+
+	o.config = genericclioptions.NewConfigFlags(true)
+	o.config.AddFlags(root.PersistentFlags())
+	root.PersistentFlags().StringVar(&o.color, "color", "auto", "Colour the output: auto (on a terminal, unless NO_COLOR is set), always or never")
+	_ = root.RegisterFlagCompletionFunc("color", cobra.FixedCompletions([]string{"auto", "always", "never"}, cobra.ShellCompDirectiveNoFileComp))
+	_ = root.RegisterFlagCompletionFunc("namespace", o.completeNamespaces)
+
+	for _, c := range []*cobra.Command{
+		newGetCmd(o),
+		newPlanCmd(o),
+		newStatusCmd(o),
+		newTimelineCmd(o),
+		newEventsCmd(o),
+		newStateCmd(o, "down", diracv1.StateDown),
+		newStateCmd(o, "up", diracv1.StateUp),
+		newSuspendCmd(o, "suspend", true),
+		newSuspendCmd(o, "resume", false),
+		newVersionCmd(o),
+	} {
+		c.SetUsageTemplate(commandUsage)
+		root.AddCommand(c)
+	}
+	for _, c := range extraCommands {
+		cmd := c(o)
+		cmd.SetUsageTemplate(commandUsage)
+		root.AddCommand(cmd)
+	}
+	return root
 }
 
-// parseInterspersed parses flags anywhere on the line, as kubectl does:
-// `status NAME -n ns` and `-n ns status NAME` mean the same.
-func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return pos, nil
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
+// extraCommands are commands that exist only with API features that may be
+// absent (see approve.go).
+var extraCommands []func(*options) *cobra.Command
+
+// oneName checks that a command got exactly one argument, the name of an
+// intervention.
+func oneName(cmd *cobra.Command, args []string) error {
+	if len(args) != 1 {
+		return usagef("%s takes exactly one argument, the name of a VOBoxIntervention; got %d", cmd.Name(), len(args))
 	}
+	return nil
 }
 
-func usage(w io.Writer) {
-	fmt.Fprintf(w, `kubectl vobox: work with VOBoxInterventions (dirac.vobox.io/v1alpha1).
-
-Usage: kubectl vobox COMMAND NAME [flags]
-
-Commands:
-`)
-	for _, c := range commands {
-		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
-	}
-	fmt.Fprint(w, `
-Flags (every command):
-`+commonFlagsHelp)
-	for _, c := range commands {
-		if c.flagsHelp != "" {
-			fmt.Fprintf(w, "%s only:\n%s", c.name, c.flagsHelp)
-		}
-	}
-	fmt.Fprint(w, "\nRun 'kubectl vobox COMMAND -h' for a command's flags.\n")
+// clients are what a command talks to in the cluster.
+type clients struct {
+	cfg *rest.Config
+	c   client.WithWatch
+	// ns is the namespace of -n, else the kubeconfig context's.
+	ns string
 }
 
-// client builds an API client and resolves the namespace from the flags and
-// the kubeconfig, as kubectl does.
-func (o *options) client() (client.Client, string, error) {
-	rules := clientcmd.NewDefaultClientConfigLoadingRules()
-	if o.kubeconfig != "" {
-		rules.ExplicitPath = o.kubeconfig
-	}
-	cc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: o.context})
-	ns := o.namespace
-	if ns == "" {
-		var err error
-		if ns, _, err = cc.Namespace(); err != nil {
-			return nil, "", fmt.Errorf("failed to load the kubeconfig: %w", err)
+// scheme knows the types the plugin reads and writes.
+func newScheme() (*runtime.Scheme, error) {
+	s := runtime.NewScheme()
+	for _, add := range []func(*runtime.Scheme) error{diracv1.AddToScheme, eventsv1.AddToScheme, appsv1.AddToScheme, authenticationv1.AddToScheme} {
+		if err := add(s); err != nil {
+			return nil, fmt.Errorf("failed to build the scheme: %w", err)
 		}
 	}
-	cfg, err := cc.ClientConfig()
+	return s, nil
+}
+
+// clients builds an API client from kubectl's flags and resolves the
+// namespace, as kubectl does.
+func (o *options) clients() (*clients, error) {
+	loader := o.config.ToRawKubeConfigLoader()
+	ns, _, err := loader.Namespace()
 	if err != nil {
-		return nil, "", fmt.Errorf("failed to load the kubeconfig: %w", err)
+		return nil, fmt.Errorf("failed to load the kubeconfig: %w", err)
 	}
-	cfg.UserAgent = "kubectl-vobox"
-	scheme := runtime.NewScheme()
-	if err := diracv1.AddToScheme(scheme); err != nil {
-		return nil, "", fmt.Errorf("failed to build the scheme: %w", err)
-	}
-	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	cfg, err := o.config.ToRESTConfig()
 	if err != nil {
-		return nil, "", fmt.Errorf("failed to create a client for %s: %w", cfg.Host, err)
+		return nil, fmt.Errorf("failed to load the kubeconfig: %w", err)
 	}
-	return c, ns, nil
+	cfg = rest.CopyConfig(cfg)
+	cfg.UserAgent = "kubectl-vobox/" + pluginVersion()
+	scheme, err := newScheme()
+	if err != nil {
+		return nil, err
+	}
+	c, err := client.NewWithWatch(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		return nil, fmt.Errorf("failed to create a client for %s: %w", cfg.Host, err)
+	}
+	return &clients{cfg: cfg, c: c, ns: ns}, nil
+}
+
+// timeout is the deadline of a one-shot command: --request-timeout when
+// given, else defaultTimeout.
+func (o *options) timeout() time.Duration {
+	if o.config.Timeout == nil {
+		return defaultTimeout
+	}
+	// kubectl takes a duration or a bare number of seconds.
+	t := *o.config.Timeout
+	if _, err := strconv.Atoi(t); err == nil {
+		t += "s"
+	}
+	if d, err := time.ParseDuration(t); err == nil && d > 0 {
+		return d
+	}
+	return defaultTimeout
+}
+
+// oneShot wraps a command on one named intervention: it builds the
+// clients, bounds the context and passes the key.
+func (o *options) oneShot(f func(ctx context.Context, cl *clients, key types.NamespacedName) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		cl, err := o.clients()
+		if err != nil {
+			return err
+		}
+		ctx, cancel := context.WithTimeout(cmd.Context(), o.timeout())
+		defer cancel()
+		return f(ctx, cl, types.NamespacedName{Namespace: cl.ns, Name: args[0]})
+	}
 }
 
 // get reads an intervention, saying in plain words what went wrong.
@@ -270,4 +286,44 @@ func get(ctx context.Context, c client.Client, key types.NamespacedName) (*dirac
 		return nil, fmt.Errorf("the VOBoxIntervention CRD is not installed in this cluster (make install): %w", err)
 	}
 	return nil, fmt.Errorf("failed to get voboxintervention %s: %w", key, err)
+}
+
+// completeNames completes the names of the interventions in the namespace.
+func (o *options) completeNames(cmd *cobra.Command, args []string, _ string) ([]cobra.Completion, cobra.ShellCompDirective) {
+	if len(args) > 0 {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	return o.complete(cmd, false, func(v *diracv1.VOBoxIntervention) string { return v.Name })
+}
+
+// completeNamespaces completes -n with the namespaces holding interventions
+// (which needs only the plugin's own list permission, not namespaces').
+func (o *options) completeNamespaces(cmd *cobra.Command, _ []string, _ string) ([]cobra.Completion, cobra.ShellCompDirective) {
+	return o.complete(cmd, true, func(v *diracv1.VOBoxIntervention) string { return v.Namespace })
+}
+
+// complete lists the interventions (of every namespace, or of the one
+// selected) and offers what of returns of each, once.
+func (o *options) complete(cmd *cobra.Command, allNamespaces bool, of func(*diracv1.VOBoxIntervention) string) ([]cobra.Completion, cobra.ShellCompDirective) {
+	cl, err := o.clients()
+	if err != nil {
+		return nil, cobra.ShellCompDirectiveError
+	}
+	ctx, cancel := context.WithTimeout(cmd.Context(), 5*time.Second)
+	defer cancel()
+	var opts []client.ListOption
+	if !allNamespaces {
+		opts = append(opts, client.InNamespace(cl.ns))
+	}
+	var list diracv1.VOBoxInterventionList
+	if err := cl.c.List(ctx, &list, opts...); err != nil {
+		return nil, cobra.ShellCompDirectiveError
+	}
+	var out []cobra.Completion
+	for i := range list.Items {
+		if c := escape(of(&list.Items[i])); !slices.Contains(out, c) {
+			out = append(out, c)
+		}
+	}
+	return out, cobra.ShellCompDirectiveNoFileComp
 }

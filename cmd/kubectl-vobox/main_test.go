@@ -312,7 +312,7 @@ func TestUsageAndErrors(t *testing.T) {
 		{"two names", []string{"down", "a", "b", "-n", ns}, 2, "down takes exactly one argument"},
 		{"bad state", []string{"plan", "power-stop", "-n", ns, "--state", "Sideways"}, 2, `--state must be Down or Up, not "Sideways"`},
 		{"bad colour", []string{"status", "power-stop", "-n", ns, "--color", "sometimes"}, 2, "--color must be auto, always or never"},
-		{"unknown flag", []string{"status", "power-stop", "--force"}, 2, "flag provided but not defined: -force"},
+		{"unknown flag", []string{"status", "power-stop", "--force"}, 2, "unknown flag: --force"},
 		{"not found", []string{"status", "nope", "-n", ns}, 1, `voboxintervention "nope" not found in namespace "` + ns + `"`},
 		{"not found on patch", []string{"down", "nope", "-n", ns}, 1, `voboxintervention "nope" not found`},
 	}

@@ -6,63 +6,88 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	diracv1 "github.com/vobox-operator/vobox-operator/api/v1alpha1"
 )
 
-// setState returns the command that merge-patches spec.state.
-func setState(state diracv1.State) func(context.Context, env, *options, client.Client, types.NamespacedName) error {
-	return func(ctx context.Context, e env, _ *options, c client.Client, key types.NamespacedName) error {
-		vbi, err := get(ctx, c, key)
-		if err != nil {
-			return err
-		}
-		if vbi.Spec.State == state {
-			fmt.Fprintf(e.stdout, "voboxintervention %s: spec.state is already %s; nothing changed\n", key, state)
-			return nil
-		}
-		was := vbi.Spec.State
-		if err := mergePatch(ctx, c, vbi, map[string]any{"state": state}); err != nil {
-			return err
-		}
-		fmt.Fprintf(e.stdout, "voboxintervention %s: spec.state %s -> %s\n", key, was, state)
-		if vbi.Spec.Suspend {
-			fmt.Fprintf(e.stderr, "warning: spec.suspend is true: nothing runs until 'kubectl vobox resume %s -n %s'\n", key.Name, key.Namespace)
-		}
-		warnGitOps(e, vbi, "spec.state")
-		fmt.Fprintf(e.stdout, "Follow it with: kubectl vobox status %s -n %s\n", key.Name, key.Namespace)
-		return nil
+// newStateCmd is the command that merge-patches spec.state.
+func newStateCmd(o *options, name string, state diracv1.State) *cobra.Command {
+	short := "Set spec.state to Down: take the hosts down"
+	if state == diracv1.StateUp {
+		short = "Set spec.state to Up: bring the hosts back"
+	}
+	return &cobra.Command{
+		Use: name + " NAME", Short: short, Args: oneName, ValidArgsFunction: o.completeNames,
+		RunE: o.oneShot(func(ctx context.Context, cl *clients, key types.NamespacedName) error {
+			return setState(ctx, o.e, cl.c, key, state)
+		}),
 	}
 }
 
-// setSuspend returns the command that merge-patches spec.suspend.
-func setSuspend(suspend bool) func(context.Context, env, *options, client.Client, types.NamespacedName) error {
-	return func(ctx context.Context, e env, _ *options, c client.Client, key types.NamespacedName) error {
-		vbi, err := get(ctx, c, key)
-		if err != nil {
-			return err
-		}
-		if vbi.Spec.Suspend == suspend {
-			was := "not suspended"
-			if suspend {
-				was = "suspended"
-			}
-			fmt.Fprintf(e.stdout, "voboxintervention %s: already %s; nothing changed\n", key, was)
-			return nil
-		}
-		if err := mergePatch(ctx, c, vbi, map[string]any{"suspend": suspend}); err != nil {
-			return err
-		}
-		if suspend {
-			fmt.Fprintf(e.stdout, "voboxintervention %s: suspended; steps already running finish, no new step starts\n", key)
-		} else {
-			fmt.Fprintf(e.stdout, "voboxintervention %s: resumed; the operator carries on from the hosts' real state\n", key)
-		}
-		warnGitOps(e, vbi, "spec.suspend")
+// newSuspendCmd is the command that merge-patches spec.suspend.
+func newSuspendCmd(o *options, name string, suspend bool) *cobra.Command {
+	short := "Set spec.suspend: no new step starts"
+	if !suspend {
+		short = "Clear spec.suspend: carry on from the hosts' real state"
+	}
+	return &cobra.Command{
+		Use: name + " NAME", Short: short, Args: oneName, ValidArgsFunction: o.completeNames,
+		RunE: o.oneShot(func(ctx context.Context, cl *clients, key types.NamespacedName) error {
+			return setSuspend(ctx, o.e, cl.c, key, suspend)
+		}),
+	}
+}
+
+// setState merge-patches spec.state.
+func setState(ctx context.Context, e env, c client.Client, key types.NamespacedName, state diracv1.State) error {
+	vbi, err := get(ctx, c, key)
+	if err != nil {
+		return err
+	}
+	if vbi.Spec.State == state {
+		fmt.Fprintf(e.stdout, "voboxintervention %s: spec.state is already %s; nothing changed\n", key, state)
 		return nil
 	}
+	was := vbi.Spec.State
+	if err := mergePatch(ctx, c, vbi, map[string]any{"state": state}); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "voboxintervention %s: spec.state %s -> %s\n", key, was, state)
+	if vbi.Spec.Suspend {
+		fmt.Fprintf(e.stderr, "warning: spec.suspend is true: nothing runs until 'kubectl vobox resume %s -n %s'\n", key.Name, key.Namespace)
+	}
+	warnGitOps(e, vbi, "spec.state")
+	fmt.Fprintf(e.stdout, "Follow it with: kubectl vobox status %s -n %s\n", key.Name, key.Namespace)
+	return nil
+}
+
+// setSuspend merge-patches spec.suspend.
+func setSuspend(ctx context.Context, e env, c client.Client, key types.NamespacedName, suspend bool) error {
+	vbi, err := get(ctx, c, key)
+	if err != nil {
+		return err
+	}
+	if vbi.Spec.Suspend == suspend {
+		was := "not suspended"
+		if suspend {
+			was = "suspended"
+		}
+		fmt.Fprintf(e.stdout, "voboxintervention %s: already %s; nothing changed\n", key, was)
+		return nil
+	}
+	if err := mergePatch(ctx, c, vbi, map[string]any{"suspend": suspend}); err != nil {
+		return err
+	}
+	if suspend {
+		fmt.Fprintf(e.stdout, "voboxintervention %s: suspended; steps already running finish, no new step starts\n", key)
+	} else {
+		fmt.Fprintf(e.stdout, "voboxintervention %s: resumed; the operator carries on from the hosts' real state\n", key)
+	}
+	warnGitOps(e, vbi, "spec.suspend")
+	return nil
 }
 
 // mergePatch sends a JSON merge patch of the given spec fields: only those

@@ -8,24 +8,31 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	diracv1 "github.com/vobox-operator/vobox-operator/api/v1alpha1"
 	"github.com/vobox-operator/vobox-operator/internal/remote"
 )
 
-// runStatus prints an intervention's status as a tree: tiers, their hosts,
-// and each host's last step under the tier it is in.
-func runStatus(ctx context.Context, e env, o *options, c client.Client, key types.NamespacedName) error {
-	vbi, err := get(ctx, c, key)
-	if err != nil {
-		return err
+func newStatusCmd(o *options) *cobra.Command {
+	return &cobra.Command{
+		Use:               "status NAME",
+		Short:             "Show the progress as a tree: tiers, hosts, last step",
+		Args:              oneName,
+		ValidArgsFunction: o.completeNames,
+		RunE: o.oneShot(func(ctx context.Context, cl *clients, key types.NamespacedName) error {
+			vbi, err := get(ctx, cl.c, key)
+			if err != nil {
+				return err
+			}
+			escapeObject(vbi)
+			writeStatus(o.e.stdout, newPainter(o), vbi, o.e.now())
+			return nil
+		}),
 	}
-	writeStatus(e.stdout, newPainter(o, e), vbi, e.now())
-	return nil
 }
 
 func writeStatus(w io.Writer, p painter, vbi *diracv1.VOBoxIntervention, now time.Time) {
