@@ -2,11 +2,9 @@ package controllers
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -205,23 +203,6 @@ func (r *VOBoxInterventionReconciler) releaseLease(ctx context.Context, vbi *dir
 // started beside them; at 64, 2.4 s. The API server's priority and fairness
 // queues what it cannot serve at once.)
 const leaseParallelism = 64
-
-// inParallel runs fn(0..n-1) with at most limit at once and joins the errors.
-func inParallel(n, limit int, fn func(i int) error) error {
-	errs := make([]error, n)
-	sem := make(chan struct{}, limit)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			errs[i] = fn(i)
-		}()
-	}
-	wg.Wait()
-	return errors.Join(errs...)
-}
 
 // interventionsWaitingForLease enqueues the interventions of a Lease's
 // namespace that list its host, so a waiting one starts when it is released.

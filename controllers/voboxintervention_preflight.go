@@ -6,7 +6,6 @@ import (
 	"maps"
 	"path"
 	"slices"
-	"sync"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -29,27 +28,16 @@ func (r *VOBoxInterventionReconciler) preflight(ctx context.Context, s *scope) b
 	var todo []string
 	for _, h := range s.vbi.Spec.Hosts {
 		hs := s.hostStatus(h.Name)
-		if hs.Phase == diracv1.HostFailed && (continuePolicy || isTerminalReason(hs.Reason)) {
+		if hs.Phase == diracv1.HostFailed && (continuePolicy || procedure.IsTerminalReason(hs.Reason)) {
 			continue
 		}
 		todo = append(todo, h.Name)
 	}
-	limit := int(s.vbi.Spec.Strategy.MaxParallel)
-	if limit <= 0 || limit > len(todo) {
-		limit = len(todo)
-	}
-	sem := make(chan struct{}, max(limit, 1))
-	var wg sync.WaitGroup
 	fails := make([]*procedure.Failure, len(todo))
-	for i, name := range todo {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			fails[i] = r.preflightHost(ctx, s, name)
-		}()
-	}
-	wg.Wait()
+	_ = inParallel(len(todo), s.maxParallel(len(todo)), func(i int) error {
+		fails[i] = r.preflightHost(ctx, s, todo[i])
+		return nil
+	})
 
 	ok := true
 	for i, name := range todo {
@@ -88,7 +76,7 @@ func (r *VOBoxInterventionReconciler) preflightHost(ctx context.Context, s *scop
 	}
 	p, err := r.probe(ctx, s, probeTier, name, nil, nil)
 	if err != nil {
-		return s.outcomeOf(err).fail
+		return procedure.FailureOf(err)
 	}
 	root := s.vbi.Spec.Layout.DiracRoot
 	if !p.RootExists {

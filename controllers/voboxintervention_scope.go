@@ -87,6 +87,16 @@ func (s *scope) target(name string) remote.Target {
 	return t
 }
 
+// maxParallel is how many of n hosts may be worked at once
+// (spec.strategy.maxParallel, 0 for all).
+func (s *scope) maxParallel(n int) int {
+	limit := int(s.vbi.Spec.Strategy.MaxParallel)
+	if limit <= 0 || limit > n {
+		limit = n
+	}
+	return max(limit, 1)
+}
+
 // warn records a warning about a host; it is shown once in its message.
 func (s *scope) warn(host, msg string) {
 	s.mu.Lock()

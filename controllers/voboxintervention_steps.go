@@ -2,7 +2,6 @@ package controllers
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"path"
 	"slices"
@@ -50,7 +49,7 @@ func (r *VOBoxInterventionReconciler) runHostStep(ctx context.Context, s *scope,
 	for range maxMovesPerPass {
 		p, err := h.look(ctx)
 		if err != nil {
-			return s.outcomeOf(err)
+			return failed(err)
 		}
 		d := r.decide(s, tier, name, p, &h.state)
 		if d.Warning != "" {
@@ -62,7 +61,7 @@ func (r *VOBoxInterventionReconciler) runHostStep(ctx context.Context, s *scope,
 		}
 		// Anything else reads or ends the step: what was decided runs first.
 		if err := h.flush(ctx); err != nil {
-			return s.outcomeOf(err)
+			return failed(err)
 		}
 		switch {
 		case d.Fail != nil:
@@ -82,7 +81,7 @@ func (r *VOBoxInterventionReconciler) runHostStep(ctx context.Context, s *scope,
 		}
 	}
 	if err := h.flush(ctx); err != nil {
-		return s.outcomeOf(err)
+		return failed(err)
 	}
 	return hostOutcome{wait: procedure.PollInterval}
 }
@@ -202,7 +201,7 @@ func (h *hostStep) fail(ctx context.Context, d procedure.Decision) hostOutcome {
 func (h *hostStep) scan(ctx context.Context, op procedure.Op, p *procedure.Probe) *procedure.Failure {
 	findings, err := h.r.scanLogs(ctx, h.s, h.name, op)
 	if err != nil {
-		return h.s.outcomeOf(err).fail
+		return procedure.FailureOf(err)
 	}
 	h.state.scanned = true
 	if len(findings) > 0 {
@@ -326,7 +325,7 @@ func (r *VOBoxInterventionReconciler) finishHostStep(ctx context.Context, s *sco
 	if (tier.Action == procedure.ActionStartServices || tier.Action == procedure.ActionStartAgents) && procedure.LastStartTier(tier.Action, tier.Condition, h.Roles) {
 		op := procedure.RemoveManifest(path.Join(s.vbi.Spec.Layout.DiracRoot, "startup-save"), procedure.ManifestName(string(s.vbi.UID)))
 		if _, err := r.act(ctx, s, name, s.target(name), op); err != nil {
-			return s.outcomeOf(err)
+			return failed(err)
 		}
 	}
 	return hostOutcome{done: true}
@@ -345,7 +344,7 @@ func (r *VOBoxInterventionReconciler) runMaintenance(ctx context.Context, s *sco
 		on = spec.Maintenance.RunOn
 	}
 	if _, err := r.act(ctx, s, name, s.target(on), procedure.Maintenance(op, template, name, spec.Reason)); err != nil {
-		return s.outcomeOf(err)
+		return failed(err)
 	}
 	return hostOutcome{done: true}
 }
@@ -474,36 +473,8 @@ func (r *VOBoxInterventionReconciler) run(ctx context.Context, s *scope, target 
 	return res, nil
 }
 
-// outcomeOf turns a run error into a host outcome: terminal SSH errors fail
-// the host at once, transient ones are retried with backoff until stepTimeout.
-func (s *scope) outcomeOf(err error) hostOutcome {
-	var f *procedure.Failure
-	if errors.As(err, &f) {
-		return hostOutcome{fail: f}
-	}
-	return hostOutcome{fail: &procedure.Failure{Reason: conditionReason(err), Message: err.Error(), Terminal: remote.IsTerminal(err)}}
-}
-
-// conditionReason maps an executor error to the API's condition reasons.
-func conditionReason(err error) string {
-	switch remote.Reason(err) {
-	case remote.ReasonHostKeyUnknown:
-		return diracv1.ReasonHostKeyUnknown
-	case remote.ReasonHostKeyMismatch:
-		return diracv1.ReasonHostKeyMismatch
-	case remote.ReasonHostKeyRevoked:
-		return diracv1.ReasonHostKeyRevoked
-	case remote.ReasonAuthFailed:
-		return diracv1.ReasonAuthFailed
-	case remote.ReasonCredentialsInvalid:
-		return diracv1.ReasonSecretInvalid
-	case remote.ReasonTimeout:
-		return diracv1.ReasonStepTimeout
-	case remote.ReasonInvalidRequest:
-		return diracv1.ReasonCommandFailed
-	}
-	return diracv1.ReasonUnreachable
-}
+// failed is the outcome of a host whose command could not run.
+func failed(err error) hostOutcome { return hostOutcome{fail: procedure.FailureOf(err)} }
 
 func errString(err error) string {
 	if err == nil {

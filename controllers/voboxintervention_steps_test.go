@@ -2,8 +2,6 @@ package controllers
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -75,28 +73,6 @@ func TestDecideUsesTheCurrentStepOnly(t *testing.T) {
 	tier = s.plan.Tier(diracv1.AgentsStoppedCondition)
 	if d := r.decide(s, tier, "a1", p, &stepState{}); d.Step() != procedure.OpStopComponents {
 		t.Errorf("stale StopComponents: decision = %+v, want runsvctrl d", d)
-	}
-}
-
-func TestOutcomeOf(t *testing.T) {
-	s := &scope{}
-	cases := []struct {
-		err      error
-		reason   string
-		terminal bool
-	}{
-		{&procedure.Failure{Reason: diracv1.ReasonStartupSaveConflict, Terminal: true}, diracv1.ReasonStartupSaveConflict, true},
-		{fmt.Errorf("failed to run x: %w", &remote.HostKeyMismatchError{}), diracv1.ReasonHostKeyMismatch, true},
-		{fmt.Errorf("failed to run x: %w", &remote.AuthError{Err: errors.New("denied")}), diracv1.ReasonAuthFailed, true},
-		{fmt.Errorf("failed to run x: %w", &remote.TimeoutError{Err: errors.New("deadline")}), diracv1.ReasonStepTimeout, false},
-		{fmt.Errorf("failed to run x: %w", &remote.ConnectionError{Op: "dial", Err: errors.New("refused")}), diracv1.ReasonUnreachable, false},
-		{fmt.Errorf("failed to run x: %w", &remote.InvalidRequestError{Field: "command"}), diracv1.ReasonCommandFailed, true},
-	}
-	for _, tc := range cases {
-		o := s.outcomeOf(tc.err)
-		if o.fail == nil || o.fail.Reason != tc.reason || o.fail.Terminal != tc.terminal {
-			t.Errorf("outcomeOf(%v) = %+v, want %s (terminal %v)", tc.err, o.fail, tc.reason, tc.terminal)
-		}
 	}
 }
 

@@ -3,7 +3,6 @@ package controllers
 import (
 	"context"
 	"slices"
-	"sync"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -12,20 +11,6 @@ import (
 	diracv1 "github.com/vobox-operator/vobox-operator/api/v1alpha1"
 	"github.com/vobox-operator/vobox-operator/internal/procedure"
 )
-
-// terminalReasons are failures a retry cannot fix; the host waits for a
-// spec change. Everything else (timeouts, refused connections, a non-zero
-// exit, a component slow to come up) is retried with backoff.
-var terminalReasons = []string{
-	diracv1.ReasonHostKeyUnknown, diracv1.ReasonHostKeyMismatch, diracv1.ReasonHostKeyRevoked, diracv1.ReasonAuthFailed,
-	diracv1.ReasonSecretInvalid, diracv1.ReasonStartupSaveConflict, diracv1.ReasonStartupConflict,
-	diracv1.ReasonLinkMissing, diracv1.ReasonJournalConflict, diracv1.ReasonDiracRootMissing,
-	diracv1.ReasonMysqlServerMissing, diracv1.ReasonErrorsInLog,
-}
-
-// isTerminalReason reports whether a host that failed for reason must wait
-// for a spec change.
-func isTerminalReason(reason string) bool { return slices.Contains(terminalReasons, reason) }
 
 // backoff is the wait before retrying a transient procedure.Failure.
 func backoff(attempts int32) time.Duration {
@@ -107,22 +92,11 @@ func (r *VOBoxInterventionReconciler) runTier(ctx context.Context, s *scope, tie
 			todo = append(todo, name)
 		}
 	}
-	limit := int(s.vbi.Spec.Strategy.MaxParallel)
-	if limit <= 0 || limit > len(todo) {
-		limit = len(todo)
-	}
-	sem := make(chan struct{}, max(limit, 1))
-	var wg sync.WaitGroup
 	outcomes := make([]hostOutcome, len(todo))
-	for i, name := range todo {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			outcomes[i] = r.runHostStep(ctx, s, tier, name)
-		}()
-	}
-	wg.Wait()
+	_ = inParallel(len(todo), s.maxParallel(len(todo)), func(i int) error {
+		outcomes[i] = r.runHostStep(ctx, s, tier, todo[i])
+		return nil
+	})
 	for i, name := range todo {
 		r.applyOutcome(ctx, s, tier, name, outcomes[i])
 	}
@@ -137,7 +111,7 @@ func hostNeedsWork(s *scope, tier *procedure.Tier, name string) bool {
 	if hs.Phase == diracv1.HostFailed {
 		// Continue leaves a failed host behind; Halt retries it unless the
 		// procedure.Failure needs a person.
-		if s.vbi.Spec.Strategy.FailurePolicy == diracv1.FailurePolicyContinue || isTerminalReason(hs.Reason) {
+		if s.vbi.Spec.Strategy.FailurePolicy == diracv1.FailurePolicyContinue || procedure.IsTerminalReason(hs.Reason) {
 			return false
 		}
 	}
@@ -177,13 +151,13 @@ func (r *VOBoxInterventionReconciler) applyOutcome(ctx context.Context, s *scope
 		// Measured now, not at the pass's start: a command that hung until
 		// stepTimeout must fail the host in this pass, not the next one.
 		elapsed := r.Clock.Now().Sub(hs.WaitingSince.Time)
-		if o.fail.Terminal || isTerminalReason(o.fail.Reason) || elapsed >= s.vbi.Spec.Strategy.StepTimeout.Duration {
+		if o.fail.IsTerminal() || elapsed >= s.vbi.Spec.Strategy.StepTimeout.Duration {
 			hs.Phase = diracv1.HostFailed
 			r.Metrics.stepFailed(o.fail.Reason)
 		} else {
 			hs.Phase = diracv1.HostWorking
 		}
-		if !isTerminalReason(o.fail.Reason) && !o.fail.Terminal {
+		if !o.fail.IsTerminal() {
 			s.requeueAfter(backoff(hs.Attempts))
 		}
 	default:
@@ -204,7 +178,7 @@ func (r *VOBoxInterventionReconciler) closeTier(s *scope, tier *procedure.Tier, 
 			done++
 		case hs.Phase == diracv1.HostFailed:
 			failed++
-			if s.vbi.Spec.Strategy.FailurePolicy != diracv1.FailurePolicyContinue && !isTerminalReason(hs.Reason) {
+			if s.vbi.Spec.Strategy.FailurePolicy != diracv1.FailurePolicyContinue && !procedure.IsTerminalReason(hs.Reason) {
 				pending++ // Halt keeps retrying what a retry can fix
 			}
 		default:

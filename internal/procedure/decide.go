@@ -16,18 +16,6 @@ import (
 // what to do next. Every Decision is safe to take twice, which is what makes
 // the controller crash-safe: after a restart it probes again and carries on.
 
-// Failure is why a host cannot pass its step.
-type Failure struct {
-	// Reason is a CamelCase condition reason.
-	Reason string
-	// Message says what was seen, for people.
-	Message string
-	// Terminal failures are not retried until the spec or credentials change.
-	Terminal bool
-}
-
-func (f *Failure) Error() string { return f.Reason + ": " + f.Message }
-
 // Decision is the next move of a step on one host.
 type Decision struct {
 	// Done means the host passed the step (verified).
