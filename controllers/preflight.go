@@ -2,9 +2,6 @@ package controllers
 
 import (
 	"context"
-	"fmt"
-	"maps"
-	"path"
 	"slices"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -66,49 +63,25 @@ func (r *VOBoxInterventionReconciler) preflight(ctx context.Context, s *scope) b
 	return ok
 }
 
-// preflightHost probes one host and says why it cannot take part, or nil.
+// preflightHost probes one host and says why it cannot take part, or nil,
+// with procedure.Preflight: the decide functions' own checks.
 func (r *VOBoxInterventionReconciler) preflightHost(ctx context.Context, s *scope, name string) *procedure.Failure {
+	spec := &s.vbi.Spec
 	h := s.hostSpec(name)
-	isDB := slices.Contains(h.Roles, diracv1.RoleDatabase)
+	in := procedure.PreflightInput{Host: name, Root: spec.Layout.DiracRoot, Roles: h.Roles, Exclude: h.Exclude}
 	probeTier := &procedure.Tier{Action: procedure.ActionStopAgents}
-	if isDB {
+	if slices.Contains(h.Roles, diracv1.RoleDatabase) {
 		probeTier = &procedure.Tier{Action: procedure.ActionStopDatabase}
+		in.MysqlServer = spec.Layout.MysqlServer
+		in.JournalFrom, in.JournalTo = procedure.JournalMove(spec, name)
 	}
 	p, err := r.probe(ctx, s, probeTier, name, nil, nil)
 	if err != nil {
 		return procedure.FailureOf(err)
 	}
-	root := s.vbi.Spec.Layout.DiracRoot
-	if !p.RootExists {
-		return &procedure.Failure{Reason: diracv1.ReasonDiracRootMissing, Terminal: true,
-			Message: fmt.Sprintf("host %s has no %s (spec.layout.diracRoot)", name, root)}
+	f, warning := procedure.Preflight(p, in)
+	if warning != "" {
+		s.warn(name, warning)
 	}
-	if isDB && !p.MysqlPresent {
-		return &procedure.Failure{Reason: diracv1.ReasonMysqlServerMissing, Terminal: true,
-			Message: fmt.Sprintf("host %s has no executable %s (spec.layout.mysqlServer)", name, s.vbi.Spec.Layout.MysqlServer)}
-	}
-	if from, to := procedure.JournalMove(&s.vbi.Spec, name); from != "" {
-		fine := (p.Journal == "link" && path.Clean(p.JournalTarget) == path.Clean(to)) ||
-			(p.Journal == "dir" && p.JournalTo == "none") || (p.Journal == "none" && p.JournalTo == "dir")
-		if !fine {
-			return &procedure.Failure{Reason: diracv1.ReasonJournalConflict, Terminal: true,
-				Message: fmt.Sprintf("host %s: cannot move the InnoDB journal: %s is %s and %s is %s", name, from, p.Journal, to, p.JournalTo)}
-		}
-	}
-	parks := slices.ContainsFunc(h.Roles, func(r diracv1.Role) bool { return r != diracv1.RoleDatabase })
-	if !parks {
-		return nil
-	}
-	for _, n := range slices.Sorted(maps.Keys(p.Startup)) {
-		if parked, ok := p.Save[n]; ok && parked != p.Startup[n] {
-			return &procedure.Failure{Reason: diracv1.ReasonStartupSaveConflict, Terminal: true,
-				Message: fmt.Sprintf("host %s: %s/startup-save/%s already exists with target %s, startup/%s points to %s; nothing was moved",
-					name, root, n, parked, n, p.Startup[n])}
-		}
-	}
-	m, _ := procedure.RecordLinks(p, procedure.ComponentsInput{Roles: h.Roles, Exclude: h.Exclude})
-	if w := procedure.MissingExcludes(m, h.Exclude, name); w != "" {
-		s.warn(name, w)
-	}
-	return nil
+	return f
 }

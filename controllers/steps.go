@@ -286,7 +286,7 @@ func (r *VOBoxInterventionReconciler) decide(s *scope, tier *procedure.Tier, nam
 			in.Elapsed = r.Clock.Now().Sub(hs.LastStep.StartedAt.Add(time.Second))
 		}
 	}
-	db := procedure.DatabaseInput{Host: name, MysqlServer: spec.Layout.MysqlServer, Elapsed: elapsed,
+	db := procedure.DatabaseInput{Host: name, Root: spec.Layout.DiracRoot, MysqlServer: spec.Layout.MysqlServer, Elapsed: elapsed,
 		StepTimeout: spec.Strategy.StepTimeout.Duration, Tried: st.tried}
 	// A start or stop sent in an earlier pass of this step is waited for,
 	// not sent again.

@@ -2,6 +2,7 @@ package procedure
 
 import (
 	"fmt"
+	"maps"
 	"path"
 	"slices"
 	"sort"
@@ -122,9 +123,8 @@ const PollInterval = 250 * time.Millisecond
 // them in startup-save: record the manifest, runsvctrl d, wait (kill past
 // stopTimeout), move without overwriting, verify.
 func DecideStop(p *Probe, in ComponentsInput) Decision {
-	if !p.RootExists {
-		return Decision{Fail: &Failure{Reason: diracv1.ReasonDiracRootMissing, Terminal: true,
-			Message: fmt.Sprintf("host %s has no %s", in.Host, in.Root)}}
+	if f := checkRoot(p, in.Host, in.Root); f != nil {
+		return Decision{Fail: f}
 	}
 	startup, save := path.Join(in.Root, "startup"), path.Join(in.Root, "startup-save")
 
@@ -147,9 +147,7 @@ func DecideStop(p *Probe, in ComponentsInput) Decision {
 		parked, inSave := p.Save[e.Name]
 		switch {
 		case inStartup && inSave && parked != cur:
-			return Decision{Fail: &Failure{Reason: diracv1.ReasonStartupSaveConflict, Terminal: true,
-				Message: fmt.Sprintf("host %s: %s/%s already exists with target %s, startup/%s points to %s; nothing was moved",
-					in.Host, save, e.Name, parked, e.Name, cur)}}
+			return Decision{Fail: startupSaveConflict(in.Host, save, e.Name, parked, cur)}
 		case inStartup && inSave:
 			// Dropping a running copy would have runsvdir TERM it behind our
 			// back, unverified: stop it like the others first.
@@ -251,9 +249,8 @@ func MissingExcludes(m *Manifest, exclude []string, host string) string {
 // classes (never clobbering startup), waits until each stays up for
 // componentUptime, then asks for a log scan.
 func DecideStart(p *Probe, in ComponentsInput) Decision {
-	if !p.RootExists {
-		return Decision{Fail: &Failure{Reason: diracv1.ReasonDiracRootMissing, Terminal: true,
-			Message: fmt.Sprintf("host %s has no %s", in.Host, in.Root)}}
+	if f := checkRoot(p, in.Host, in.Root); f != nil {
+		return Decision{Fail: f}
 	}
 	startup, save := path.Join(in.Root, "startup"), path.Join(in.Root, "startup-save")
 	if p.Manifest == nil {
@@ -354,6 +351,7 @@ func DecideStart(p *Probe, in ComponentsInput) Decision {
 // DatabaseInput is what the database steps need besides the probe.
 type DatabaseInput struct {
 	Host        string
+	Root        string
 	MysqlServer string
 	// JournalFrom and JournalTo are set when this host moves its journal.
 	JournalFrom, JournalTo string
@@ -382,18 +380,32 @@ func DecideStopDatabase(p *Probe, in DatabaseInput) Decision {
 	if in.JournalFrom == "" {
 		return Decision{Done: true}
 	}
-	switch {
-	case p.Journal == "link" && path.Clean(p.JournalTarget) == path.Clean(in.JournalTo):
-		return Decision{Done: true}
-	case (p.Journal == "dir" && p.JournalTo == "none") || (p.Journal == "none" && p.JournalTo == "dir"):
+	switch move, f := journalMove(p, in.Host, in.JournalFrom, in.JournalTo); {
+	case f != nil:
+		return Decision{Fail: f}
+	case move:
 		return Decision{Op: ptr(MoveJournal(in.JournalFrom, in.JournalTo))}
+	}
+	return Decision{Done: true}
+}
+
+// journalMove says whether the InnoDB journal is still to move (it is in
+// from, or the move was cut between mv and ln), or why it cannot be: from
+// and to do not look like before, during or after a move. Already a link to
+// to is done.
+func journalMove(p *Probe, host, from, to string) (bool, *Failure) {
+	switch {
+	case p.Journal == "link" && path.Clean(p.JournalTarget) == path.Clean(to):
+		return false, nil
+	case (p.Journal == "dir" && p.JournalTo == "none") || (p.Journal == "none" && p.JournalTo == "dir"):
+		return true, nil
 	}
 	desc := p.Journal
 	if p.Journal == "link" {
 		desc = "a link to " + p.JournalTarget
 	}
-	return Decision{Fail: &Failure{Reason: diracv1.ReasonJournalConflict, Terminal: true,
-		Message: fmt.Sprintf("host %s: cannot move the InnoDB journal: %s is %s and %s is %s", in.Host, in.JournalFrom, desc, in.JournalTo, p.JournalTo)}}
+	return false, &Failure{Reason: diracv1.ReasonJournalConflict, Terminal: true,
+		Message: fmt.Sprintf("host %s: cannot move the InnoDB journal: %s is %s and %s is %s", host, from, desc, to, p.JournalTo)}
 }
 
 // DecideStartDatabase starts mysqld only if it does not run (it may have come
@@ -415,14 +427,76 @@ func DecideStartDatabase(p *Probe, in DatabaseInput) Decision {
 }
 
 func checkMysql(p *Probe, in DatabaseInput) *Failure {
-	if !p.RootExists {
-		return &Failure{Reason: diracv1.ReasonDiracRootMissing, Terminal: true, Message: fmt.Sprintf("host %s has no DIRAC root", in.Host)}
+	if f := checkRoot(p, in.Host, in.Root); f != nil {
+		return f
 	}
 	if !p.MysqlPresent {
 		return &Failure{Reason: diracv1.ReasonMysqlServerMissing, Terminal: true,
-			Message: fmt.Sprintf("host %s has no executable %s", in.Host, in.MysqlServer)}
+			Message: fmt.Sprintf("host %s has no executable %s (spec.layout.mysqlServer)", in.Host, in.MysqlServer)}
 	}
 	return nil
+}
+
+// checkRoot fails a host without its DIRAC root.
+func checkRoot(p *Probe, host, root string) *Failure {
+	if p.RootExists {
+		return nil
+	}
+	return &Failure{Reason: diracv1.ReasonDiracRootMissing, Terminal: true,
+		Message: fmt.Sprintf("host %s has no %s (spec.layout.diracRoot)", host, root)}
+}
+
+// startupSaveConflict fails a host whose startup-save (save) already holds
+// a different link of a name to park.
+func startupSaveConflict(host, save, name, parked, cur string) *Failure {
+	return &Failure{Reason: diracv1.ReasonStartupSaveConflict, Terminal: true,
+		Message: fmt.Sprintf("host %s: %s/%s already exists with target %s, startup/%s points to %s; nothing was moved",
+			host, save, name, parked, name, cur)}
+}
+
+// PreflightInput is what the preflight of a host checks besides its probe.
+type PreflightInput struct {
+	Host    string
+	Root    string
+	Roles   []diracv1.Role
+	Exclude []string
+	// MysqlServer is set on a Database host.
+	MysqlServer string
+	// JournalFrom and JournalTo are set when the host moves its journal.
+	JournalFrom, JournalTo string
+}
+
+// Preflight says, from a probe of a host before the first tier of a Down
+// plan, why the host cannot take part (nil when it can), and what is worth
+// a warning (an exclude naming no link). It asks what the decide functions
+// will ask, with their own checks, before anything changes on any host: the
+// DIRAC root, mysql.server on a Database host, the journal move, and a
+// startup-save holding a different link of a name to park.
+func Preflight(p *Probe, in PreflightInput) (*Failure, string) {
+	if f := checkRoot(p, in.Host, in.Root); f != nil {
+		return f, ""
+	}
+	if in.MysqlServer != "" {
+		if f := checkMysql(p, DatabaseInput{Host: in.Host, Root: in.Root, MysqlServer: in.MysqlServer}); f != nil {
+			return f, ""
+		}
+	}
+	if in.JournalFrom != "" {
+		if _, f := journalMove(p, in.Host, in.JournalFrom, in.JournalTo); f != nil {
+			return f, ""
+		}
+	}
+	if !slices.ContainsFunc(in.Roles, func(r diracv1.Role) bool { return r != diracv1.RoleDatabase }) {
+		return nil, "" // parks no link
+	}
+	save := path.Join(in.Root, "startup-save")
+	for _, n := range slices.Sorted(maps.Keys(p.Startup)) {
+		if parked, ok := p.Save[n]; ok && parked != p.Startup[n] {
+			return startupSaveConflict(in.Host, save, n, parked, p.Startup[n]), ""
+		}
+	}
+	m, _ := RecordLinks(p, ComponentsInput{Roles: in.Roles, Exclude: in.Exclude})
+	return nil, MissingExcludes(m, in.Exclude, in.Host)
 }
 
 func ptr(op Op) *Op { return &op }

@@ -1,10 +1,11 @@
-// Package procedure is the DIRAC power-stop procedure without Kubernetes: the
-// plan (BuildPlan, DescribePlan), the pure decide functions (DecideStop,
-// DecideStart, DecideStopDatabase, DecideStartDatabase), the
-// catalogue of remote operations (ops.go: an OpName, a script of scripts/
-// embedded with go:embed, a typed builder, a parser and a display form per
-// operation) and the parsing of what the hosts report (ParseProbe,
-// ParseManifest, ParseFindings, SplitStepOutput).
+// Package procedure is the DIRAC power-stop procedure without Kubernetes:
+// the plan (BuildPlan, DescribePlan); the pure decide functions
+// (DecideStop, DecideStart, DecideStopDatabase, DecideStartDatabase, and
+// Preflight, which asks their questions before anything moves); the failure
+// vocabulary (failure.go); the catalogue of remote operations (ops.go: per
+// operation an OpName, a script of scripts/ embedded with go:embed, a typed
+// builder, a parser and a display form); and the parsing of what hosts
+// report (ParseProbe, ParseManifest, ParseFindings, SplitStepOutput).
 //
 // It imports no controller-runtime package, so that the controller, the
 // kubectl plugin and the benchmarks share one definition of the procedure.
