@@ -24,7 +24,7 @@ func (r *VOBoxInterventionReconciler) preflight(ctx context.Context, s *scope) b
 	continuePolicy := s.vbi.Spec.Strategy.FailurePolicy == diracv1.FailurePolicyContinue
 	var todo []string
 	for _, h := range s.vbi.Spec.Hosts {
-		hs := s.hostStatus(h.Name)
+		hs := s.host(h.Name).status
 		if hs.Phase == diracv1.HostFailed && (continuePolicy || procedure.IsTerminalReason(hs.Reason)) {
 			continue
 		}
@@ -38,7 +38,7 @@ func (r *VOBoxInterventionReconciler) preflight(ctx context.Context, s *scope) b
 
 	ok := true
 	for i, name := range todo {
-		hs := s.hostStatus(name)
+		hs := s.host(name).status
 		if fails[i] == nil {
 			hs.WaitingSince, hs.Attempts, hs.Reason, hs.Message = nil, 0, "", s.warnings[name]
 			if hs.Phase == diracv1.HostFailed {
@@ -56,7 +56,7 @@ func (r *VOBoxInterventionReconciler) preflight(ctx context.Context, s *scope) b
 		}
 	}
 	for _, h := range s.vbi.Spec.Hosts {
-		if hs := s.hostStatus(h.Name); hs.Phase == diracv1.HostFailed && !continuePolicy {
+		if hs := s.host(h.Name).status; hs.Phase == diracv1.HostFailed && !continuePolicy {
 			ok = false
 		}
 	}
@@ -67,7 +67,8 @@ func (r *VOBoxInterventionReconciler) preflight(ctx context.Context, s *scope) b
 // with procedure.Preflight: the decide functions' own checks.
 func (r *VOBoxInterventionReconciler) preflightHost(ctx context.Context, s *scope, name string) *procedure.Failure {
 	spec := &s.vbi.Spec
-	h := s.hostSpec(name)
+	hc := s.host(name)
+	h := hc.spec
 	in := procedure.PreflightInput{Host: name, Root: spec.Layout.DiracRoot, Roles: h.Roles, Exclude: h.Exclude}
 	probeTier := &procedure.Tier{Action: procedure.ActionStopAgents}
 	if slices.Contains(h.Roles, diracv1.RoleDatabase) {
@@ -75,7 +76,7 @@ func (r *VOBoxInterventionReconciler) preflightHost(ctx context.Context, s *scop
 		in.MysqlServer = spec.Layout.MysqlServer
 		in.JournalFrom, in.JournalTo = procedure.JournalMove(spec, name)
 	}
-	p, err := r.probe(ctx, s, probeTier, name, nil, nil)
+	p, err := r.probe(ctx, s, probeTier, hc, nil, nil)
 	if err != nil {
 		return procedure.FailureOf(err)
 	}

@@ -1,8 +1,12 @@
 package controllers
 
 import (
+	"context"
 	"sync"
 	"time"
+
+	"github.com/go-logr/logr"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	diracv1 "github.com/vobox-operator/vobox-operator/api/v1alpha1"
 	"github.com/vobox-operator/vobox-operator/internal/procedure"
@@ -25,6 +29,8 @@ type scope struct {
 	blocked *procedure.Failure
 	// lockHolders names the interventions holding our hosts' Leases.
 	lockHolders []string
+	// hosts are the hosts' contexts for this pass (resolveHosts).
+	hosts map[string]*hostContext
 	// requeue is the shortest wait any step asked for.
 	requeue time.Duration
 
@@ -32,6 +38,33 @@ type scope struct {
 	warnings map[string]string
 	commands int
 }
+
+// hostContext is one host as a pass works it, resolved once per pass: its
+// spec, its status entry, where and as whom to reach it, and a logger that
+// names it.
+type hostContext struct {
+	name   string
+	spec   *diracv1.HostSpec
+	status *diracv1.HostStatus
+	target remote.Target
+	log    logr.Logger
+}
+
+// resolveHosts builds the pass's host contexts, once every host has a
+// status entry (ensureHostStatuses) and the credentials are loaded; again
+// after a status write, which may replace the status's entries.
+func (s *scope) resolveHosts(ctx context.Context) {
+	logger := log.FromContext(ctx)
+	s.hosts = make(map[string]*hostContext, len(s.vbi.Spec.Hosts))
+	for i := range s.vbi.Spec.Hosts {
+		name := s.vbi.Spec.Hosts[i].Name
+		s.hosts[name] = &hostContext{name: name, spec: &s.vbi.Spec.Hosts[i], status: s.hostStatus(name),
+			target: s.target(name), log: logger.WithValues("host", name)}
+	}
+}
+
+// host returns the context of a listed host.
+func (s *scope) host(name string) *hostContext { return s.hosts[name] }
 
 // hostSpec returns the spec of a listed host.
 func (s *scope) hostSpec(name string) *diracv1.HostSpec {

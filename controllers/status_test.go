@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -59,6 +60,7 @@ func statusScope(vbi *diracv1.VOBoxIntervention, tiers ...diracv1.TierState) *sc
 			st.Tiers[i].Done = int32(len(t.Hosts))
 		}
 	}
+	s.resolveHosts(context.Background())
 	return s
 }
 

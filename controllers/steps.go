@@ -32,28 +32,27 @@ const maxMovesPerPass = 8
 // session, the probe first waiting on the host for what the act set off),
 // until the step is done, must wait or fails. It only touches its own
 // HostStatus, so hosts run in parallel.
-func (r *VOBoxInterventionReconciler) runHostStep(ctx context.Context, s *scope, tier *procedure.Tier, name string) hostOutcome {
-	hs := s.hostStatus(name)
-	logger := log.FromContext(ctx).WithValues("host", name, "step", tier.Condition)
-	ctx = log.IntoContext(ctx, logger)
+func (r *VOBoxInterventionReconciler) runHostStep(ctx context.Context, s *scope, tier *procedure.Tier, hc *hostContext) hostOutcome {
+	hs := hc.status
+	ctx = log.IntoContext(ctx, hc.log.WithValues("step", tier.Condition))
 	if hs.WaitingSince == nil {
 		now := metav1.NewTime(s.now)
 		hs.WaitingSince = &now
 	}
 	switch tier.Action {
 	case procedure.ActionSetMaintenance, procedure.ActionClearMaintenance:
-		return r.runMaintenance(ctx, s, tier, name)
+		return r.runMaintenance(ctx, s, tier, hc)
 	}
-	h := &hostStep{r: r, s: s, tier: tier, name: name,
+	h := &hostStep{r: r, s: s, tier: tier, hc: hc,
 		waitLeft: min(maxWaitPerPass, s.vbi.Spec.Strategy.StepTimeout.Duration/2)}
 	for range maxMovesPerPass {
 		p, err := h.look(ctx)
 		if err != nil {
 			return failed(err)
 		}
-		d := r.decide(s, tier, name, p, &h.state)
+		d := r.decide(s, tier, h.hc, p, &h.state)
 		if d.Warning != "" {
-			s.warn(name, d.Warning)
+			s.warn(hc.name, d.Warning)
 		}
 		if d.Op != nil && d.Op.Name != procedure.OpCheckLogs {
 			h.queue(d, p)
@@ -69,7 +68,7 @@ func (r *VOBoxInterventionReconciler) runHostStep(ctx context.Context, s *scope,
 		case d.Done:
 			hs.SavedComponents = mergeNames(hs.SavedComponents, d.Saved)
 			hs.ExcludedComponents = mergeNames(hs.ExcludedComponents, d.Excluded)
-			return r.finishHostStep(ctx, s, tier, name)
+			return r.finishHostStep(ctx, s, tier, hc)
 		case d.Wait > 0:
 			if h.until = boundWait(d.Until, h.waitLeft, hostPollTick(len(tier.Hosts))); h.until == nil {
 				return hostOutcome{wait: d.Wait}
@@ -92,7 +91,7 @@ type hostStep struct {
 	r    *VOBoxInterventionReconciler
 	s    *scope
 	tier *procedure.Tier
-	name string
+	hc   *hostContext
 
 	state stepState
 	// known is a probe still true: the moves since only read (a clean log
@@ -116,7 +115,7 @@ func (h *hostStep) look(ctx context.Context) (*procedure.Probe, error) {
 		return p, nil
 	}
 	started := h.r.Clock.Now()
-	p, err := h.r.probe(ctx, h.s, h.tier, h.name, h.queued, h.until)
+	p, err := h.r.probe(ctx, h.s, h.tier, h.hc, h.queued, h.until)
 	finished := h.r.Clock.Now()
 	if h.until != nil {
 		h.waitLeft -= finished.Sub(started)
@@ -151,7 +150,7 @@ func later(a, b time.Time) time.Time {
 // queue takes a procedure.Decision's commands: they run with the next probe, which
 // waits for what they set off (d.Then).
 func (h *hostStep) queue(d procedure.Decision, p *procedure.Probe) {
-	hs := h.s.hostStatus(h.name)
+	hs := h.hc.status
 	hs.KilledComponents = mergeNames(hs.KilledComponents, d.Killed)
 	h.queued = append(h.queued, *d.Op)
 	h.until = boundWait(d.Then, h.waitLeft, hostPollTick(len(h.tier.Hosts)))
@@ -173,12 +172,12 @@ func (h *hostStep) flush(ctx context.Context) error {
 	case 0:
 		return nil
 	case 1:
-		_, err := h.r.act(ctx, h.s, h.name, h.s.target(h.name), queued[0])
+		_, err := h.r.act(ctx, h.s, h.hc, h.hc.target, queued[0])
 		return err
 	}
 	started := metav1.NewTime(h.r.Clock.Now())
-	res, err := h.r.run(ctx, h.s, h.s.target(h.name), "vobox-step", procedure.Session(queued, nil, nil, 0))
-	_, err = h.r.recordQueued(ctx, h.s, h.name, queued, started, res, err)
+	res, err := h.r.run(ctx, h.s, h.hc.target, "vobox-step", procedure.Session(queued, nil, nil, 0))
+	_, err = h.r.recordQueued(ctx, h.s, h.hc, queued, started, res, err)
 	return err
 }
 
@@ -188,8 +187,8 @@ func (h *hostStep) fail(ctx context.Context, d procedure.Decision) hostOutcome {
 	if len(d.Scan) > 0 {
 		spec := &h.s.vbi.Spec
 		op := procedure.CheckLogs(spec.Layout.DiracRoot, spec.Checks.ErrorPatterns, d.Scan)
-		if findings, err := h.r.scanLogs(ctx, h.s, h.name, op); err == nil && len(findings) > 0 {
-			h.s.hostStatus(h.name).Findings = findings
+		if findings, err := h.r.scanLogs(ctx, h.s, h.hc, op); err == nil && len(findings) > 0 {
+			h.hc.status.Findings = findings
 			d.Fail.Message += "; log: " + strings.Join(findings, " | ")
 		}
 	}
@@ -199,15 +198,15 @@ func (h *hostStep) fail(ctx context.Context, d procedure.Decision) hostOutcome {
 // scan runs the log scan op; the probe stays true (a scan only
 // reads). It returns the procedure.Failure when the scan fails or finds errors.
 func (h *hostStep) scan(ctx context.Context, op procedure.Op, p *procedure.Probe) *procedure.Failure {
-	findings, err := h.r.scanLogs(ctx, h.s, h.name, op)
+	findings, err := h.r.scanLogs(ctx, h.s, h.hc, op)
 	if err != nil {
 		return procedure.FailureOf(err)
 	}
 	h.state.scanned = true
 	if len(findings) > 0 {
-		h.s.hostStatus(h.name).Findings = findings
+		h.hc.status.Findings = findings
 		return &procedure.Failure{Reason: diracv1.ReasonErrorsInLog, Terminal: true,
-			Message: fmt.Sprintf("host %s: %d log line(s) match errorPatterns: %s", h.name, len(findings), strings.Join(findings, " | "))}
+			Message: fmt.Sprintf("host %s: %d log line(s) match errorPatterns: %s", h.hc.name, len(findings), strings.Join(findings, " | "))}
 	}
 	h.known = p
 	return nil
@@ -258,14 +257,14 @@ type stepState struct {
 }
 
 // decide dispatches a probe to the decide function of the tier's action.
-func (r *VOBoxInterventionReconciler) decide(s *scope, tier *procedure.Tier, name string, p *procedure.Probe, st *stepState) procedure.Decision {
+func (r *VOBoxInterventionReconciler) decide(s *scope, tier *procedure.Tier, hc *hostContext, p *procedure.Probe, st *stepState) procedure.Decision {
 	spec := &s.vbi.Spec
-	h := s.hostSpec(name)
-	hs := s.hostStatus(name)
+	h := hc.spec
+	hs := hc.status
 	// Measured now, not at the pass's start: a pass may wait on the host.
 	elapsed := r.Clock.Now().Sub(hs.WaitingSince.Time)
 	in := procedure.ComponentsInput{
-		Host: name, Root: spec.Layout.DiracRoot, ManifestName: procedure.ManifestName(string(s.vbi.UID)),
+		Host: hc.name, Root: spec.Layout.DiracRoot, ManifestName: procedure.ManifestName(string(s.vbi.UID)),
 		Roles: h.Roles, Classes: procedure.ClassesFor(tier.Action, h.Roles), Exclude: h.Exclude,
 		// runsvctrl d was sent in this step when it is the last thing done on
 		// the host: a step always parks its links before it is done.
@@ -286,7 +285,7 @@ func (r *VOBoxInterventionReconciler) decide(s *scope, tier *procedure.Tier, nam
 			in.Elapsed = r.Clock.Now().Sub(hs.LastStep.StartedAt.Add(time.Second))
 		}
 	}
-	db := procedure.DatabaseInput{Host: name, Root: spec.Layout.DiracRoot, MysqlServer: spec.Layout.MysqlServer, Elapsed: elapsed,
+	db := procedure.DatabaseInput{Host: hc.name, Root: spec.Layout.DiracRoot, MysqlServer: spec.Layout.MysqlServer, Elapsed: elapsed,
 		StepTimeout: spec.Strategy.StepTimeout.Duration, Tried: st.tried}
 	// A start or stop sent in an earlier pass of this step is waited for,
 	// not sent again.
@@ -302,7 +301,7 @@ func (r *VOBoxInterventionReconciler) decide(s *scope, tier *procedure.Tier, nam
 	case procedure.ActionStartServices, procedure.ActionStartAgents:
 		return procedure.DecideStart(p, in)
 	case procedure.ActionStopDatabase:
-		db.JournalFrom, db.JournalTo = procedure.JournalMove(spec, name)
+		db.JournalFrom, db.JournalTo = procedure.JournalMove(spec, hc.name)
 		return procedure.DecideStopDatabase(p, db)
 	case procedure.ActionStartDatabase:
 		return procedure.DecideStartDatabase(p, db)
@@ -320,11 +319,11 @@ func startedAt(vbi *diracv1.VOBoxIntervention) time.Time {
 
 // finishHostStep runs the clean-up a finished step needs: after a host's last
 // start tier, its manifest is removed (its links are all back).
-func (r *VOBoxInterventionReconciler) finishHostStep(ctx context.Context, s *scope, tier *procedure.Tier, name string) hostOutcome {
-	h := s.hostSpec(name)
+func (r *VOBoxInterventionReconciler) finishHostStep(ctx context.Context, s *scope, tier *procedure.Tier, hc *hostContext) hostOutcome {
+	h := hc.spec
 	if (tier.Action == procedure.ActionStartServices || tier.Action == procedure.ActionStartAgents) && procedure.LastStartTier(tier.Action, tier.Condition, h.Roles) {
 		op := procedure.RemoveManifest(path.Join(s.vbi.Spec.Layout.DiracRoot, "startup-save"), procedure.ManifestName(string(s.vbi.UID)))
-		if _, err := r.act(ctx, s, name, s.target(name), op); err != nil {
+		if _, err := r.act(ctx, s, hc, hc.target, op); err != nil {
 			return failed(err)
 		}
 	}
@@ -333,17 +332,17 @@ func (r *VOBoxInterventionReconciler) finishHostStep(ctx context.Context, s *sco
 
 // runMaintenance runs the set or clear template for one host, on that host
 // or on spec.maintenance.runOn.
-func (r *VOBoxInterventionReconciler) runMaintenance(ctx context.Context, s *scope, tier *procedure.Tier, name string) hostOutcome {
+func (r *VOBoxInterventionReconciler) runMaintenance(ctx context.Context, s *scope, tier *procedure.Tier, hc *hostContext) hostOutcome {
 	spec := &s.vbi.Spec
 	template, op := spec.Maintenance.Set, procedure.OpSetMaintenance
 	if tier.Action == procedure.ActionClearMaintenance {
 		template, op = spec.Maintenance.Clear, procedure.OpClearMaintenance
 	}
-	on := name
+	on := hc.name
 	if spec.Maintenance.RunOn != "" {
 		on = spec.Maintenance.RunOn
 	}
-	if _, err := r.act(ctx, s, name, s.target(on), procedure.Maintenance(op, template, name, spec.Reason)); err != nil {
+	if _, err := r.act(ctx, s, hc, s.target(on), procedure.Maintenance(op, template, hc.name, spec.Reason)); err != nil {
 		return failed(err)
 	}
 	return hostOutcome{done: true}
@@ -351,12 +350,12 @@ func (r *VOBoxInterventionReconciler) runMaintenance(ctx context.Context, s *sco
 
 // probe runs the probe on a host, after the queued operations (in the same
 // session) and a wait there for until (when not nil).
-func (r *VOBoxInterventionReconciler) probe(ctx context.Context, s *scope, tier *procedure.Tier, name string, queued []procedure.Op, until *procedure.Wait) (*procedure.Probe, error) {
+func (r *VOBoxInterventionReconciler) probe(ctx context.Context, s *scope, tier *procedure.Tier, hc *hostContext, queued []procedure.Op, until *procedure.Wait) (*procedure.Probe, error) {
 	spec := &s.vbi.Spec
 	args := procedure.ProbeArgs{Root: spec.Layout.DiracRoot, Manifest: procedure.ManifestName(string(s.vbi.UID))}
 	if tier.Action == procedure.ActionStopDatabase || tier.Action == procedure.ActionStartDatabase {
 		args.MysqlServer = spec.Layout.MysqlServer
-		args.JournalFrom, args.JournalTo = procedure.JournalMove(spec, name)
+		args.JournalFrom, args.JournalTo = procedure.JournalMove(spec, hc.name)
 	}
 	tick := hostPollTick(len(tier.Hosts))
 	what, cmd := "vobox-probe", procedure.ProbeOp(args, until, tick).Argv
@@ -364,9 +363,9 @@ func (r *VOBoxInterventionReconciler) probe(ctx context.Context, s *scope, tier 
 		what, cmd = "vobox-step", procedure.Session(queued, &args, until, tick)
 	}
 	started := metav1.NewTime(r.Clock.Now())
-	res, err := r.run(ctx, s, s.target(name), what, cmd)
+	res, err := r.run(ctx, s, hc.target, what, cmd)
 	if len(queued) > 0 {
-		if res.Stdout, err = r.recordQueued(ctx, s, name, queued, started, res, err); err != nil {
+		if res.Stdout, err = r.recordQueued(ctx, s, hc, queued, started, res, err); err != nil {
 			return nil, err
 		}
 	}
@@ -375,18 +374,18 @@ func (r *VOBoxInterventionReconciler) probe(ctx context.Context, s *scope, tier 
 	}
 	if res.ExitCode != 0 {
 		return nil, &procedure.Failure{Reason: diracv1.ReasonCommandFailed,
-			Message: fmt.Sprintf("host %s: probe exited %d: %s", name, res.ExitCode, procedure.Tail(string(res.Stderr), 300))}
+			Message: fmt.Sprintf("host %s: probe exited %d: %s", hc.name, res.ExitCode, procedure.Tail(string(res.Stderr), 300))}
 	}
 	p, err := procedure.ParseProbe(res.Stdout)
 	if err != nil {
-		return nil, &procedure.Failure{Reason: diracv1.ReasonCommandFailed, Message: fmt.Sprintf("host %s: %v", name, err)}
+		return nil, &procedure.Failure{Reason: diracv1.ReasonCommandFailed, Message: fmt.Sprintf("host %s: %v", hc.name, err)}
 	}
 	return p, nil
 }
 
 // scanLogs runs the log scan and returns the findings.
-func (r *VOBoxInterventionReconciler) scanLogs(ctx context.Context, s *scope, name string, op procedure.Op) ([]string, error) {
-	res, err := r.act(ctx, s, name, s.target(name), op)
+func (r *VOBoxInterventionReconciler) scanLogs(ctx context.Context, s *scope, hc *hostContext, op procedure.Op) ([]string, error) {
+	res, err := r.act(ctx, s, hc, hc.target, op)
 	if err != nil {
 		return nil, err
 	}
@@ -402,20 +401,20 @@ func (r *VOBoxInterventionReconciler) scanLogs(ctx context.Context, s *scope, na
 // first command that did not exit 0, or did not report (the session failed
 // before it), is the error; a session that failed after them (in the
 // probe) gives its error with the commands recorded.
-func (r *VOBoxInterventionReconciler) recordQueued(ctx context.Context, s *scope, name string, queued []procedure.Op, started metav1.Time, res remote.Result, runErr error) ([]byte, error) {
+func (r *VOBoxInterventionReconciler) recordQueued(ctx context.Context, s *scope, hc *hostContext, queued []procedure.Op, started metav1.Time, res remote.Result, runErr error) ([]byte, error) {
 	outs, rest := procedure.SplitStepOutput(res.Stdout)
-	target := s.target(name)
+	target := hc.target
 	for i, op := range queued {
 		if i >= len(outs) {
 			err := runErr
 			if err == nil {
 				err = &procedure.Failure{Reason: diracv1.ReasonCommandFailed, Message: fmt.Sprintf("host %s: %s did not report its exit status (the session exited %d): %s",
-					name, op.Name, res.ExitCode, procedure.Tail(strings.TrimSpace(string(res.Stderr)), 300))}
+					hc.name, op.Name, res.ExitCode, procedure.Tail(strings.TrimSpace(string(res.Stderr)), 300))}
 			}
-			return nil, r.recordStep(ctx, s, name, target, op, started, remote.Result{ExitCode: -1, Duration: res.Duration}, err)
+			return nil, r.recordStep(ctx, s, hc, target, op, started, remote.Result{ExitCode: -1, Duration: res.Duration}, err)
 		}
 		one := remote.Result{Stdout: outs[i].Output, ExitCode: outs[i].ExitCode, Duration: res.Duration}
-		if err := r.recordStep(ctx, s, name, target, op, started, one, nil); err != nil {
+		if err := r.recordStep(ctx, s, hc, target, op, started, one, nil); err != nil {
 			return nil, err
 		}
 	}
@@ -424,16 +423,16 @@ func (r *VOBoxInterventionReconciler) recordQueued(ctx context.Context, s *scope
 
 // act runs a command that changes (or checks) a host, records it as the
 // host's last step, logs it, and turns a non-zero exit into a procedure.Failure.
-func (r *VOBoxInterventionReconciler) act(ctx context.Context, s *scope, name string, target remote.Target, op procedure.Op) (remote.Result, error) {
+func (r *VOBoxInterventionReconciler) act(ctx context.Context, s *scope, hc *hostContext, target remote.Target, op procedure.Op) (remote.Result, error) {
 	started := metav1.NewTime(r.Clock.Now())
 	res, err := r.run(ctx, s, target, string(op.Name), op.Argv)
-	return res, r.recordStep(ctx, s, name, target, op, started, res, err)
+	return res, r.recordStep(ctx, s, hc, target, op, started, res, err)
 }
 
 // recordStep records a command that ran as the host's last step, logs it,
 // and returns its error, or a procedure.Failure for a non-zero exit.
-func (r *VOBoxInterventionReconciler) recordStep(ctx context.Context, s *scope, name string, target remote.Target, op procedure.Op, started metav1.Time, res remote.Result, err error) error {
-	hs := s.hostStatus(name)
+func (r *VOBoxInterventionReconciler) recordStep(ctx context.Context, s *scope, hc *hostContext, target remote.Target, op procedure.Op, started metav1.Time, res remote.Result, err error) error {
+	hs := hc.status
 	finished := metav1.NewTime(r.Clock.Now())
 	step := string(op.Name)
 	last := &diracv1.StepStatus{Name: step, Command: op.Display(), StartedAt: &started, FinishedAt: &finished}

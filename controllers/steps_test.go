@@ -53,11 +53,11 @@ func TestDecideUsesTheCurrentStepOnly(t *testing.T) {
 	db := s.hostStatus("d1")
 	db.WaitingSince, db.LastStep = &since, &diracv1.StepStatus{Name: "StopDatabase", StartedAt: &before}
 	tier := s.plan.Tier(diracv1.DatabasesStoppedCondition)
-	if d := r.decide(s, tier, "d1", up, &stepState{}); d.Step() != procedure.OpStopDatabase {
+	if d := r.decide(s, tier, s.host("d1"), up, &stepState{}); d.Step() != procedure.OpStopDatabase {
 		t.Errorf("stale StopDatabase: decision = %+v, want the stop sent", d)
 	}
 	db.LastStep.StartedAt = &since
-	if d := r.decide(s, tier, "d1", up, &stepState{}); d.Wait == 0 {
+	if d := r.decide(s, tier, s.host("d1"), up, &stepState{}); d.Wait == 0 {
 		t.Errorf("StopDatabase sent in this step: decision = %+v, want a wait", d)
 	}
 
@@ -71,7 +71,7 @@ func TestDecideUsesTheCurrentStepOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	tier = s.plan.Tier(diracv1.AgentsStoppedCondition)
-	if d := r.decide(s, tier, "a1", p, &stepState{}); d.Step() != procedure.OpStopComponents {
+	if d := r.decide(s, tier, s.host("a1"), p, &stepState{}); d.Step() != procedure.OpStopComponents {
 		t.Errorf("stale StopComponents: decision = %+v, want runsvctrl d", d)
 	}
 }
@@ -167,6 +167,7 @@ func TestConnectAhead(t *testing.T) {
 			s = statusScope(vbi)
 		}
 		s.creds = &remote.Credentials{}
+		s.resolveHosts(context.Background())
 		if _, err := r.connectAhead(context.Background(), s); err != nil {
 			t.Fatal(err)
 		}

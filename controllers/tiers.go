@@ -94,7 +94,7 @@ func (r *VOBoxInterventionReconciler) runTier(ctx context.Context, s *scope, tie
 	}
 	outcomes := make([]hostOutcome, len(todo))
 	_ = inParallel(len(todo), s.maxParallel(len(todo)), func(i int) error {
-		outcomes[i] = r.runHostStep(ctx, s, tier, todo[i])
+		outcomes[i] = r.runHostStep(ctx, s, tier, s.host(todo[i]))
 		return nil
 	})
 	for i, name := range todo {
@@ -104,7 +104,7 @@ func (r *VOBoxInterventionReconciler) runTier(ctx context.Context, s *scope, tie
 
 // hostNeedsWork says whether a host takes part in this pass of a tier.
 func hostNeedsWork(s *scope, tier *procedure.Tier, name string) bool {
-	hs := s.hostStatus(name)
+	hs := s.host(name).status
 	if slices.Contains(hs.CompletedTiers, tier.Condition) {
 		return false
 	}
@@ -121,7 +121,7 @@ func hostNeedsWork(s *scope, tier *procedure.Tier, name string) bool {
 // failedEarlier reports whether, under Continue, a host failed a tier before
 // this one: it takes no further part.
 func failedEarlier(s *scope, tier *procedure.Tier, name string) bool {
-	hs := s.hostStatus(name)
+	hs := s.host(name).status
 	if hs.Phase != diracv1.HostFailed {
 		return false
 	}
@@ -138,7 +138,7 @@ func failedEarlier(s *scope, tier *procedure.Tier, name string) bool {
 
 // applyOutcome writes one host's outcome into its status.
 func (r *VOBoxInterventionReconciler) applyOutcome(ctx context.Context, s *scope, tier *procedure.Tier, name string, o hostOutcome) {
-	hs := s.hostStatus(name)
+	hs := s.host(name).status
 	switch {
 	case o.done:
 		hs.CompletedTiers = append(hs.CompletedTiers, tier.Condition)
@@ -172,7 +172,7 @@ func (r *VOBoxInterventionReconciler) applyOutcome(ctx context.Context, s *scope
 func (r *VOBoxInterventionReconciler) closeTier(s *scope, tier *procedure.Tier, ts *diracv1.TierStatus) bool {
 	done, failed, pending := 0, 0, 0
 	for _, name := range tier.Hosts {
-		hs := s.hostStatus(name)
+		hs := s.host(name).status
 		switch {
 		case slices.Contains(hs.CompletedTiers, tier.Condition):
 			done++

@@ -104,7 +104,15 @@ func (r *VOBoxInterventionReconciler) checkpoint(ctx context.Context, s *scope) 
 		return err
 	}
 	s.original = s.vbi.DeepCopy()
+	s.resolveHosts(ctx) // the write may have replaced the status's host entries
 	return nil
+}
+
+// resolveHosts resolves, once per pass, each host's spec, status, target
+// and logger (scope.resolveHosts).
+func (r *VOBoxInterventionReconciler) resolveHosts(ctx context.Context, s *scope) (ctrl.Result, error) {
+	s.resolveHosts(ctx)
+	return ctrl.Result{}, nil
 }
 
 // reconcileNormal runs the steps of a pass in order; each may stop the pass.
@@ -112,6 +120,7 @@ func (r *VOBoxInterventionReconciler) reconcileNormal(ctx context.Context, s *sc
 	steps := []func(context.Context, *scope) (ctrl.Result, error){
 		r.observeGeneration,
 		r.loadCredentials,
+		r.resolveHosts,
 		r.connectAhead,
 		r.acquireLeases,
 		r.runTiers,
@@ -235,7 +244,7 @@ func (r *VOBoxInterventionReconciler) connect(ctx context.Context, s *scope, hos
 	}
 	targets := make([]remote.Target, len(hosts))
 	for i, name := range hosts {
-		targets[i] = s.target(name)
+		targets[i] = s.host(name).target
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.vbi.Spec.Strategy.StepTimeout.Duration)
 	var wg sync.WaitGroup
