@@ -41,9 +41,7 @@ func (r *VOBoxInterventionReconciler) preflight(ctx context.Context, s *scope) b
 		hs := s.host(name).status
 		if fails[i] == nil {
 			hs.WaitingSince, hs.Attempts, hs.Reason, hs.Message = nil, 0, "", s.warnings[name]
-			if hs.Phase == diracv1.HostFailed {
-				hs.Phase = diracv1.HostPending
-			}
+			clearFailed(hs)
 			continue
 		}
 		if hs.WaitingSince == nil {

@@ -205,6 +205,22 @@ func tierFailures(s *scope, tier procedure.Tier) string {
 	return strings.Join(parts, "; ")
 }
 
+// A host's phase is derived here, at the end of a pass, from what the pass
+// recorded. The one fact the steps record in it is a failure (markFailed,
+// clearFailed), which this derivation keeps.
+
+// markFailed records that a host failed its step for good (or, under Halt,
+// until a retry fixes it).
+func markFailed(hs *diracv1.HostStatus) { hs.Phase = diracv1.HostFailed }
+
+// clearFailed records that a host is not failed (any more); its phase is
+// derived at the end of the pass.
+func clearFailed(hs *diracv1.HostStatus) {
+	if hs.Phase == diracv1.HostFailed || hs.Phase == "" {
+		hs.Phase = diracv1.HostPending
+	}
+}
+
 // deriveHostPhases summarises each host from the tiers it passed.
 func deriveHostPhases(s *scope) {
 	for i := range s.vbi.Status.Hosts {

@@ -143,7 +143,7 @@ func (r *VOBoxInterventionReconciler) applyOutcome(ctx context.Context, s *scope
 	case o.done:
 		hs.CompletedTiers = append(hs.CompletedTiers, tier.Condition)
 		hs.WaitingSince, hs.Attempts, hs.Reason, hs.Message = nil, 0, "", s.warnings[name]
-		hs.Phase = diracv1.HostWorking
+		clearFailed(hs)
 		r.Metrics.observeHostTier(tier.Condition, s.vbi, hs)
 	case o.fail != nil:
 		hs.Attempts++
@@ -152,16 +152,16 @@ func (r *VOBoxInterventionReconciler) applyOutcome(ctx context.Context, s *scope
 		// stepTimeout must fail the host in this pass, not the next one.
 		elapsed := r.Clock.Now().Sub(hs.WaitingSince.Time)
 		if o.fail.IsTerminal() || elapsed >= s.vbi.Spec.Strategy.StepTimeout.Duration {
-			hs.Phase = diracv1.HostFailed
+			markFailed(hs)
 			r.Metrics.stepFailed(o.fail.Reason)
 		} else {
-			hs.Phase = diracv1.HostWorking
+			clearFailed(hs)
 		}
 		if !o.fail.IsTerminal() {
 			s.requeueAfter(backoff(hs.Attempts))
 		}
 	default:
-		hs.Phase = diracv1.HostWorking
+		clearFailed(hs)
 		hs.Reason, hs.Message = "", s.warnings[name]
 		s.requeueAfter(max(o.wait, procedure.PollInterval))
 	}

@@ -159,7 +159,8 @@ func (r *VOBoxInterventionReconciler) observeGeneration(ctx context.Context, s *
 				hs.SavedComponents, hs.ExcludedComponents = nil, nil
 			}
 			hs.CompletedTiers, hs.WaitingSince, hs.Attempts, hs.Findings, hs.KilledComponents = nil, nil, 0, nil, nil
-			hs.Phase, hs.Reason, hs.Message = diracv1.HostPending, "", ""
+			clearFailed(hs)
+			hs.Reason, hs.Message = "", ""
 		}
 		now := metav1.NewTime(s.now)
 		st.StartedAt, st.CompletedAt = &now, nil
@@ -168,7 +169,8 @@ func (r *VOBoxInterventionReconciler) observeGeneration(ctx context.Context, s *
 	if st.ObservedGeneration != s.vbi.Generation {
 		for i := range st.Hosts {
 			if hs := &st.Hosts[i]; hs.Phase == diracv1.HostFailed {
-				hs.Phase, hs.Reason, hs.Message, hs.Attempts, hs.WaitingSince = diracv1.HostPending, "", "", 0, nil
+				clearFailed(hs)
+				hs.Reason, hs.Message, hs.Attempts, hs.WaitingSince = "", "", 0, nil
 			}
 		}
 		for i := range st.Tiers {
