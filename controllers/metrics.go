@@ -10,7 +10,9 @@ import (
 )
 
 // Metrics are the controller's Prometheus metrics. A nil *Metrics records
-// nothing, so tests need not register any.
+// nothing, so tests need not register any. The intervention's namespace is
+// the label intervention_namespace, not namespace: the Prometheus Operator
+// sets namespace to the scraped pod's and would rename ours exported_namespace.
 type Metrics struct {
 	stepDuration  *prometheus.HistogramVec
 	tierDuration  *prometheus.HistogramVec
@@ -45,10 +47,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"reason"}),
 		hostsByPhase: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "vobox_hosts", Help: "Hosts of each intervention by phase.",
-		}, []string{"namespace", "intervention", "phase"}),
+		}, []string{"intervention_namespace", "intervention", "phase"}),
 		byPhase: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "vobox_interventions", Help: "Interventions by namespace, name and phase (1 for the current phase).",
-		}, []string{"namespace", "intervention", "phase"}),
+		}, []string{"intervention_namespace", "intervention", "phase"}),
 		statusWrites: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "vobox_status_writes_total", Help: "Status patches sent to the API server.",
 		}),
@@ -130,7 +132,7 @@ func (m *Metrics) forget(vbi *diracv1.VOBoxIntervention) {
 	if m == nil {
 		return
 	}
-	labels := prometheus.Labels{"namespace": vbi.Namespace, "intervention": vbi.Name}
+	labels := prometheus.Labels{"intervention_namespace": vbi.Namespace, "intervention": vbi.Name}
 	m.byPhase.DeletePartialMatch(labels)
 	m.hostsByPhase.DeletePartialMatch(labels)
 }

@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -26,6 +27,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	diracv1 "github.com/vobox-operator/vobox-operator/api/v1alpha1"
+	"github.com/vobox-operator/vobox-operator/internal/remote"
 	"github.com/vobox-operator/vobox-operator/internal/testenv"
 )
 
@@ -82,15 +84,58 @@ func TestMetricsEndpoint(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// Two interventions whose one host is this machine's own sshd: "runs"
+	// goes Down for real (maintenance commands that succeed, a DIRAC root
+	// with no component), "fails" fails its first step. Together they give
+	// every step, tier, host and SSH metric a sample, so the dashboard's and
+	// the alerts' queries are checked against a scrape that has them all.
+	srv := startSSHD(t, "127.0.0.5", "127.0.0.6")
+	me, err := user.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	for _, d := range []string{"startup", "startup-save", "runit"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := k8s.Create(context.Background(), sshSecretFor(t, "local-ssh", srv.clientKey, srv.knownHosts("127.0.0.5", "127.0.0.6"))); err != nil {
+		t.Fatal(err)
+	}
+	for name, cmd := range map[string]string{"runs": "true", "fails": "false"} {
+		v := vbi.DeepCopy()
+		v.ObjectMeta = metav1.ObjectMeta{Name: name, Namespace: "default"}
+		addr := map[string]string{"runs": "127.0.0.5", "fails": "127.0.0.6"}[name]
+		v.Spec.SSH = diracv1.SSHSpec{SecretRef: diracv1.SecretReference{Name: "local-ssh"}, Port: int32(srv.port), User: me.Username}
+		v.Spec.Hosts = []diracv1.HostSpec{{Name: "local-" + name, Address: addr, Roles: []diracv1.Role{diracv1.RoleAgents}}}
+		v.Spec.Layout.DiracRoot = root
+		v.Spec.Maintenance = diracv1.MaintenanceSpec{Set: []string{cmd}, Clear: []string{cmd}}
+		// A failing command is retried until stepTimeout: let "fails" fail at once.
+		v.Spec.Strategy.StepTimeout = metav1.Duration{Duration: time.Second}
+		if err := k8s.Create(context.Background(), v); err != nil {
+			t.Fatal(err)
+		}
+	}
+
 	want := []string{
-		`vobox_interventions{intervention="no-secret",namespace="default",phase="Failed"} 1`,
-		`vobox_hosts{intervention="no-secret",namespace="default",phase="Pending"} 1`,
+		`vobox_interventions{intervention="runs",intervention_namespace="default",phase="Down"} 1`,
+		`vobox_hosts{intervention="runs",intervention_namespace="default",phase="Down"} 1`,
+		`vobox_interventions{intervention="fails",intervention_namespace="default",phase="Failed"} 1`,
+		`vobox_step_failures_total{reason="CommandFailed"}`,
+		`vobox_step_duration_seconds_bucket{outcome="success",step="SetMaintenance"`,
+		`vobox_step_duration_seconds_bucket{outcome="failure",step="SetMaintenance"`,
+		`vobox_phase_duration_seconds_bucket{phase="AgentsStopped",result="succeeded"`,
+		`vobox_ssh_commands_total{outcome="success"}`,
+		`vobox_ssh_command_duration_seconds_bucket`,
+		`vobox_interventions{intervention="no-secret",intervention_namespace="default",phase="Failed"} 1`,
+		`vobox_hosts{intervention="no-secret",intervention_namespace="default",phase="Pending"} 1`,
 		"vobox_status_writes_total",
 		`vobox_ssh_handshake_failures_total`,
 		"# TYPE vobox_ssh_open_connections gauge",
 		"controller_runtime_reconcile_total",
 	}
-	deadline := time.Now().Add(60 * time.Second)
+	deadline := time.Now().Add(120 * time.Second)
 	var body string
 	for time.Now().Before(deadline) {
 		body = scrape(addr)
@@ -101,6 +146,7 @@ func TestMetricsEndpoint(t *testing.T) {
 			}
 		}
 		if missing == 0 {
+			checkShippedQueries(t, env.Root, body)
 			return
 		}
 		time.Sleep(500 * time.Millisecond)
@@ -110,6 +156,13 @@ func TestMetricsEndpoint(t *testing.T) {
 			t.Errorf("metrics endpoint lacks %q", w)
 		}
 	}
+	var ours []string
+	for _, l := range strings.Split(body, "\n") {
+		if strings.HasPrefix(l, "vobox_") && !strings.Contains(l, "_bucket{") || strings.Contains(l, `le="+Inf"`) {
+			ours = append(ours, l)
+		}
+	}
+	t.Logf("last scrape, vobox_ series:\n%s", strings.Join(ours, "\n"))
 	raw, _ := os.ReadFile(filepath.Join(dir, "operator.log"))
 	t.Logf("operator log:\n%s", raw)
 }
@@ -134,7 +187,7 @@ func sshSecret(t *testing.T, name, address string) *corev1.Secret {
 		t.Fatal(err)
 	}
 	return &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default", Labels: map[string]string{remote.SecretLabelSSHKey: remote.SecretLabelSSHKeyValue}},
 		Type:       corev1.SecretTypeSSHAuth,
 		Data: map[string][]byte{
 			corev1.SSHAuthPrivateKey: pem.EncodeToMemory(block),
@@ -142,6 +195,22 @@ func sshSecret(t *testing.T, name, address string) *corev1.Secret {
 		},
 	}
 }
+
+// sshSecretFor is a Secret of type kubernetes.io/ssh-auth with key and
+// the known_hosts lines given.
+func sshSecretFor(t *testing.T, name string, key ed25519.PrivateKey, knownHosts string) *corev1.Secret {
+	block, err := ssh.MarshalPrivateKey(key, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default", Labels: map[string]string{remote.SecretLabelSSHKey: remote.SecretLabelSSHKeyValue}},
+		Type:       corev1.SecretTypeSSHAuth,
+		Data:       map[string][]byte{corev1.SSHAuthPrivateKey: pem.EncodeToMemory(block), "known_hosts": []byte(knownHosts)},
+	}
+}
+
+func pemBytes(b *pem.Block) []byte { return pem.EncodeToMemory(b) }
 
 func scrape(addr string) string {
 	resp, err := http.Get("http://" + addr + "/metrics")
