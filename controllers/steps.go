@@ -176,7 +176,7 @@ func (h *hostStep) flush(ctx context.Context) error {
 		return err
 	}
 	started := metav1.NewTime(h.r.Clock.Now())
-	res, err := h.r.run(ctx, h.s, h.hc.target, "vobox-step", procedure.Session(queued, nil, nil, 0))
+	res, err := h.r.run(ctx, h.s, h.hc.target, procedure.Session(queued, nil, nil, 0))
 	_, err = h.r.recordQueued(ctx, h.s, h.hc, queued, started, res, err)
 	return err
 }
@@ -358,12 +358,12 @@ func (r *VOBoxInterventionReconciler) probe(ctx context.Context, s *scope, tier 
 		args.JournalFrom, args.JournalTo = procedure.JournalMove(spec, hc.name)
 	}
 	tick := hostPollTick(len(tier.Hosts))
-	what, cmd := "vobox-probe", procedure.ProbeOp(args, until, tick).Argv
+	op := procedure.ProbeOp(args, until, tick)
 	if len(queued) > 0 {
-		what, cmd = "vobox-step", procedure.Session(queued, &args, until, tick)
+		op = procedure.Session(queued, &args, until, tick)
 	}
 	started := metav1.NewTime(r.Clock.Now())
-	res, err := r.run(ctx, s, hc.target, what, cmd)
+	res, err := r.run(ctx, s, hc.target, op)
 	if len(queued) > 0 {
 		if res.Stdout, err = r.recordQueued(ctx, s, hc, queued, started, res, err); err != nil {
 			return nil, err
@@ -425,7 +425,7 @@ func (r *VOBoxInterventionReconciler) recordQueued(ctx context.Context, s *scope
 // host's last step, logs it, and turns a non-zero exit into a procedure.Failure.
 func (r *VOBoxInterventionReconciler) act(ctx context.Context, s *scope, hc *hostContext, target remote.Target, op procedure.Op) (remote.Result, error) {
 	started := metav1.NewTime(r.Clock.Now())
-	res, err := r.run(ctx, s, target, string(op.Name), op.Argv)
+	res, err := r.run(ctx, s, target, op)
 	return res, r.recordStep(ctx, s, hc, target, op, started, res, err)
 }
 
@@ -460,14 +460,14 @@ func (r *VOBoxInterventionReconciler) recordStep(ctx context.Context, s *scope, 
 	return nil
 }
 
-// run runs one command bounded by stepTimeout; what names it in an error.
-func (r *VOBoxInterventionReconciler) run(ctx context.Context, s *scope, target remote.Target, what string, cmd remote.Command) (remote.Result, error) {
+// run runs one operation bounded by stepTimeout.
+func (r *VOBoxInterventionReconciler) run(ctx context.Context, s *scope, target remote.Target, op procedure.Op) (remote.Result, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.vbi.Spec.Strategy.StepTimeout.Duration)
 	defer cancel()
 	s.countCommand(target.Name)
-	res, err := r.Executor.Run(ctx, target, cmd)
+	res, err := r.Executor.Run(ctx, target, op.Argv)
 	if err != nil {
-		return res, fmt.Errorf("failed to run %s on host %s: %w", what, target.Name, err)
+		return res, fmt.Errorf("failed to run %s on host %s: %w", op.Program(), target.Name, err)
 	}
 	return res, nil
 }

@@ -68,6 +68,10 @@ func stripComments(text string) string {
 type OpName string
 
 const (
+	// OpSession runs queued operations in one session (scripts/step.sh),
+	// then a probe unless it is a flush; each queued operation is recorded
+	// under its own name.
+	OpSession OpName = "Session"
 	// OpProbe reads a host's links, runit's state, the manifest, mysqld and
 	// the journal (scripts/probe.sh), after waiting on the host for a Wait.
 	OpProbe OpName = "Probe"
@@ -129,6 +133,18 @@ func (o Op) Display() []string {
 		d = o.Argv
 	}
 	return append([]string(nil), d[:min(len(d), maxDisplayArgs)]...)
+}
+
+// Program is what the operation runs, as ps on the host shows it: a
+// script's $0 name, or the program of its argv.
+func (o Op) Program() string {
+	if o.display != nil {
+		return o.display[0]
+	}
+	if len(o.Argv) == 0 {
+		return "command"
+	}
+	return o.Argv[0]
 }
 
 // command is an operation that runs a program of the host.
@@ -263,24 +279,24 @@ func ProbeOp(a ProbeArgs, w *Wait, tick time.Duration) Op {
 	return script(OpProbe, probeScript, "vobox-probe", a.args(w, tick)...)
 }
 
-// Session is the command that runs ops in order, in one session, then the
-// probe of a (after its wait for w, when not nil), unless a is nil: the probe
-// that verifies a move rides along with it. Its output is split by
-// SplitStepOutput; the first operation that fails ends it.
-func Session(ops []Op, a *ProbeArgs, w *Wait, tick time.Duration) remote.Command {
+// Session runs ops in order, in one session, then the probe of a (after
+// its wait for w, when not nil), unless a is nil: the probe that verifies a
+// move rides along with it. Its output is split by SplitStepOutput, the
+// rest read by ParseProbe; the first operation that fails ends it.
+func Session(ops []Op, a *ProbeArgs, w *Wait, tick time.Duration) Op {
 	text := stepScript
 	if a != nil {
 		text += probeScript
 	}
-	cmd := remote.Command{"sh", "-c", text, "vobox-step"}
+	var args []string
 	for _, op := range ops {
-		cmd = append(append(cmd, strconv.Itoa(len(op.Argv))), op.Argv...)
+		args = append(append(args, strconv.Itoa(len(op.Argv))), op.Argv...)
 	}
-	cmd = append(cmd, "--")
+	args = append(args, "--")
 	if a != nil {
-		cmd = append(cmd, a.args(w, tick)...)
+		args = append(args, a.args(w, tick)...)
 	}
-	return cmd
+	return script(OpSession, text, "vobox-step", args...)
 }
 
 func prefixed(dir string, names []string) []string {

@@ -470,7 +470,7 @@ func TestStepScript(t *testing.T) {
 			for _, c := range cmds {
 				queued = append(queued, command("Test", c...))
 			}
-			return Session(queued, &ProbeArgs{Root: hostsim.DiracRoot, Manifest: ManifestName("uid")}, nil, 0)
+			return Session(queued, &ProbeArgs{Root: hostsim.DiracRoot, Manifest: ManifestName("uid")}, nil, 0).Argv
 		}
 		res := runSim(t, h, step(append(remote.Command{"printf", `%s\n`}, odd...), remote.Command{"sh", "-c", "echo to-stderr >&2"}))
 		outs, rest := SplitStepOutput(res.Stdout)
@@ -491,7 +491,7 @@ func TestStepScript(t *testing.T) {
 		}
 
 		// Without the probe (a flush): the commands only.
-		res = runSim(t, h, Session([]Op{command("Test", "echo", "one"), command("Test", "echo", "two")}, nil, nil, 0))
+		res = runSim(t, h, Session([]Op{command("Test", "echo", "one"), command("Test", "echo", "two")}, nil, nil, 0).Argv)
 		if outs, rest := SplitStepOutput(res.Stdout); len(outs) != 2 || string(outs[1].Output) != "two\n" || len(rest) != 0 || res.ExitCode != 0 {
 			t.Errorf("commands without a probe: %+v, rest %q, exit %d", outs, rest, res.ExitCode)
 		}
