@@ -29,6 +29,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/vobox-operator/vobox-operator/internal/remote"
 )
 
 // The envtest suite: one real kube-apiserver and etcd with the generated CRD
@@ -169,7 +171,7 @@ func (h *harness) createSecret(name string) {
 		kh.WriteString("none " + strings.TrimSpace(string(ssh.MarshalAuthorizedKey(pub))) + "\n")
 	}
 	secret := &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Namespace: h.ns, Name: name},
+		ObjectMeta: metav1.ObjectMeta{Namespace: h.ns, Name: name, Labels: map[string]string{remote.SecretLabelSSHKey: remote.SecretLabelSSHKeyValue}},
 		Type:       corev1.SecretTypeSSHAuth,
 		Data: map[string][]byte{
 			corev1.SSHAuthPrivateKey: pem.EncodeToMemory(block),

@@ -203,6 +203,14 @@ func (r *VOBoxInterventionReconciler) loadCredentials(ctx context.Context, s *sc
 		}
 		return ctrl.Result{}, fmt.Errorf("failed to get Secret %s: %w", key, err)
 	}
+	// Only Secrets their owner marked for this use: a user who may create
+	// interventions but not read Secrets cannot borrow another key of the
+	// namespace (a CI's deploy key) by naming it. Nothing is dialled.
+	if err := remote.CheckSecretAllowed(secret); err != nil {
+		s.blocked = &procedure.Failure{Reason: diracv1.ReasonSecretNotAllowed, Terminal: true, Message: err.Error()}
+		s.requeueAfter(secretRetry)
+		return ctrl.Result{}, nil
+	}
 	creds, err := remote.NewCredentials(secret.Data)
 	if err != nil {
 		s.blocked = &procedure.Failure{Reason: diracv1.ReasonSecretInvalid, Terminal: true,

@@ -872,6 +872,56 @@ func TestMissingSecret(t *testing.T) {
 	h.waitReady("power-stop", diracv1.StateDown, waitLong)
 }
 
+// TestSecretNotAllowed: a Secret of the namespace is used only when its
+// owner marked it for this use (type kubernetes.io/ssh-auth and the label
+// dirac.vobox.io/ssh-key: "true"); anything else stalls with
+// SecretNotAllowed naming what is missing, and nothing is dialled.
+func TestSecretNotAllowed(t *testing.T) {
+	t.Parallel()
+	sim, hosts := smallTopology(t)
+	h := newHarness(t, sim)
+	h.createSecret("deploy-key")
+	setLabel := func(value *string) {
+		t.Helper()
+		secret := &corev1.Secret{}
+		if err := k8sClient.Get(t.Context(), types.NamespacedName{Namespace: h.ns, Name: "deploy-key"}, secret); err != nil {
+			t.Fatal(err)
+		}
+		if value == nil {
+			delete(secret.Labels, remote.SecretLabelSSHKey)
+		} else {
+			secret.Labels = map[string]string{remote.SecretLabelSSHKey: *value}
+		}
+		if err := k8sClient.Update(t.Context(), secret); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setLabel(nil)
+	vbi := h.intervention("power-stop", diracv1.StateDown, hosts...)
+	vbi.Spec.SSH.SecretRef.Name = "deploy-key"
+	h.create(vbi)
+	vbi = h.waitCondition("power-stop", diracv1.StalledCondition, metav1.ConditionTrue, diracv1.ReasonSecretNotAllowed, waitShort)
+	c := meta.FindStatusCondition(vbi.Status.Conditions, diracv1.StalledCondition)
+	for _, want := range []string{h.ns + "/deploy-key", remote.SecretLabelSSHKey} {
+		if !strings.Contains(c.Message, want) {
+			t.Errorf("Stalled message %q does not name %q", c.Message, want)
+		}
+	}
+	if n := sim.Commands(); n != 0 {
+		t.Errorf("%d commands ran with a Secret not allowed", n)
+	}
+	if got := h.leases(); len(got) != 0 {
+		t.Errorf("Leases taken with a Secret not allowed: %v", got)
+	}
+	// Its owner allows it; a touch makes the controller look at once.
+	allowed := remote.SecretLabelSSHKeyValue
+	setLabel(&allowed)
+	h.update("power-stop", func(v *diracv1.VOBoxIntervention) {
+		v.Annotations = map[string]string{"test/poke": "1"}
+	})
+	h.waitReady("power-stop", diracv1.StateDown, waitLong)
+}
+
 // TestNoStatusWriteWhileWaiting: a host waiting for a component to stop
 // changes nothing in the status, so nothing is written, while the controller
 // keeps looking (a probe waits on the host at most maxWaitPerPass).

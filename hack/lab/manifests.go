@@ -43,6 +43,7 @@ metadata:
   name: %s
   labels:
     app.kubernetes.io/part-of: vobox-lab
+    dirac.vobox.io/ssh-key: "true"
 type: kubernetes.io/ssh-auth
 data:
   ssh-privatekey: %s

@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	diracv1 "github.com/vobox-operator/vobox-operator/api/v1alpha1"
+	"github.com/vobox-operator/vobox-operator/internal/remote"
 )
 
 // TestBadInput applies interventions that are valid for the API server but
@@ -31,7 +32,8 @@ func TestBadInput(t *testing.T) {
 	const keyMarker = "NotAKeyButSecretMaterialXYZ"
 	secret := func(name string, data map[string][]byte) {
 		t.Helper()
-		s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: e.ns, Name: name}, Type: corev1.SecretTypeSSHAuth, Data: data}
+		s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: e.ns, Name: name, Labels: map[string]string{remote.SecretLabelSSHKey: remote.SecretLabelSSHKeyValue}},
+			Type: corev1.SecretTypeSSHAuth, Data: data}
 		if err := suite.k8s.Create(ctx, s); err != nil {
 			t.Fatal(err)
 		}
