@@ -82,5 +82,8 @@ func (r *VOBoxInterventionReconciler) preflightHost(ctx context.Context, s *scop
 	if warning != "" {
 		s.warn(name, warning)
 	}
+	if f == nil {
+		hc.firstLook = p
+	}
 	return f
 }

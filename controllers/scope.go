@@ -48,6 +48,17 @@ type hostContext struct {
 	status *diracv1.HostStatus
 	target remote.Target
 	log    logr.Logger
+	// firstLook is the preflight's probe of the host, taken in this pass:
+	// the first look of the host's first tier, instead of a probe of its
+	// own. Decisions on it are verified by the probe that follows them.
+	firstLook *procedure.Probe
+}
+
+// takeFirstLook returns the preflight's probe once, or nil.
+func (hc *hostContext) takeFirstLook() *procedure.Probe {
+	p := hc.firstLook
+	hc.firstLook = nil
+	return p
 }
 
 // resolveHosts builds the pass's host contexts, once every host has a
@@ -55,12 +66,16 @@ type hostContext struct {
 // after a status write, which may replace the status's entries.
 func (s *scope) resolveHosts(ctx context.Context) {
 	logger := log.FromContext(ctx)
-	s.hosts = make(map[string]*hostContext, len(s.vbi.Spec.Hosts))
+	hosts := make(map[string]*hostContext, len(s.vbi.Spec.Hosts))
 	for i := range s.vbi.Spec.Hosts {
 		name := s.vbi.Spec.Hosts[i].Name
-		s.hosts[name] = &hostContext{name: name, spec: &s.vbi.Spec.Hosts[i], status: s.hostStatus(name),
+		hosts[name] = &hostContext{name: name, spec: &s.vbi.Spec.Hosts[i], status: s.hostStatus(name),
 			target: s.target(name), log: logger.WithValues("host", name)}
+		if old := s.hosts[name]; old != nil {
+			hosts[name].firstLook = old.firstLook
+		}
 	}
+	s.hosts = hosts
 }
 
 // host returns the context of a listed host.

@@ -46,3 +46,25 @@ func TestUpAtDefaultUptimeSessions(t *testing.T) {
 		}
 	}
 }
+
+// TestDownSessions counts the SSH sessions of a Down of the small topology
+// per host-tier (a host's part in a tier, maintenance included): the
+// preflight's probe of a host is its first tier's first look, not a probe
+// of its own.
+func TestDownSessions(t *testing.T) {
+	t.Parallel()
+	sim, hosts := smallTopology(t)
+	h := newHarness(t, sim)
+	h.create(h.intervention("power-stop", diracv1.StateDown, hosts...))
+	vbi := h.waitReady("power-stop", diracv1.StateDown, waitLong)
+	hostTiers := 0
+	for _, ts := range vbi.Status.Tiers {
+		hostTiers += len(ts.Hosts)
+	}
+	sessions := sim.Commands()
+	t.Logf("Down of %d hosts: %d SSH sessions for %d host-tiers (%.2f per host-tier)", len(hosts), sessions, hostTiers, float64(sessions)/float64(hostTiers))
+	// 31 sessions (2.58 per host-tier) when the preflight probed on its own.
+	if limit := int64(hostTiers) * 225 / 100; sessions > limit {
+		t.Errorf("Down ran %d SSH sessions for %d host-tiers, want at most %d", sessions, hostTiers, limit)
+	}
+}

@@ -43,7 +43,7 @@ func (r *VOBoxInterventionReconciler) runHostStep(ctx context.Context, s *scope,
 	case procedure.ActionSetMaintenance, procedure.ActionClearMaintenance:
 		return r.runMaintenance(ctx, s, tier, hc)
 	}
-	h := &hostStep{r: r, s: s, tier: tier, hc: hc,
+	h := &hostStep{r: r, s: s, tier: tier, hc: hc, known: hc.takeFirstLook(),
 		waitLeft: min(maxWaitPerPass, s.vbi.Spec.Strategy.StepTimeout.Duration/2)}
 	for range maxMovesPerPass {
 		p, err := h.look(ctx)
