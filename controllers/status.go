@@ -223,6 +223,7 @@ func clearFailed(hs *diracv1.HostStatus) {
 
 // deriveHostPhases summarises each host from the tiers it passed.
 func deriveHostPhases(s *scope) {
+	closed := planClosed(s.vbi)
 	for i := range s.vbi.Status.Hosts {
 		hs := &s.vbi.Status.Hosts[i]
 		if hs.Phase == diracv1.HostFailed {
@@ -237,7 +238,9 @@ func deriveHostPhases(s *scope) {
 		switch {
 		case all && s.plan.State == diracv1.StateDown:
 			hs.Phase = diracv1.HostDown
-		case all && isComplete(s.vbi):
+		case all && (isComplete(s.vbi) || closed):
+			// Under Continue a finished plan may hold failed hosts; the
+			// others are Up, not waiting for a clear that will not come.
 			hs.Phase = diracv1.HostUp
 		case all:
 			hs.Phase = diracv1.HostWaiting // waits for maintenance to clear on the others
@@ -249,6 +252,26 @@ func deriveHostPhases(s *scope) {
 			hs.Phase = diracv1.HostPending
 		}
 	}
+}
+
+// planClosed reports whether every tier of the plan is over: succeeded,
+// skipped, or failed under failurePolicy Continue (which goes on past it).
+func planClosed(vbi *diracv1.VOBoxIntervention) bool {
+	if len(vbi.Status.Tiers) == 0 {
+		return false
+	}
+	for _, t := range vbi.Status.Tiers {
+		switch t.State {
+		case diracv1.TierSucceeded, diracv1.TierSkipped:
+		case diracv1.TierFailed:
+			if vbi.Spec.Strategy.FailurePolicy != diracv1.FailurePolicyContinue {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 func startedAny(st *diracv1.VOBoxInterventionStatus) bool {

@@ -166,7 +166,9 @@ func TestDeriveStatus(t *testing.T) {
 				diracv1.AgentsStartedCondition:      {metav1.ConditionTrue, diracv1.ReasonSucceeded, nil},
 				diracv1.MaintenanceClearedCondition: {metav1.ConditionFalse, diracv1.ReasonHostFailed, []string{"s1"}},
 			},
-			hostPhase: map[string]diracv1.HostPhase{"s1": diracv1.HostFailed, "a1": diracv1.HostWaiting},
+			// The healthy hosts are Up: nothing is left for them to wait for
+			// (issue 16: they used to stay Waiting forever).
+			hostPhase: map[string]diracv1.HostPhase{"s1": diracv1.HostFailed, "a1": diracv1.HostUp, "s2": diracv1.HostUp, "d1": diracv1.HostUp},
 		},
 		{
 			name: "continue: a procedure.Failure while the others go on",

@@ -305,7 +305,9 @@ func hostsLeftDown(vbi *diracv1.VOBoxIntervention) []string {
 // patchStatus derives the conditions, emits an event per condition change
 // and writes the status once, only when it changed.
 func (r *VOBoxInterventionReconciler) patchStatus(ctx context.Context, original *diracv1.VOBoxIntervention, s *scope) error {
+	sanitizeStatus(&s.vbi.Status) // what the hosts said, before conditions are made of it
 	deriveStatus(s)
+	sanitizeStatus(&s.vbi.Status)
 	r.emitTransitions(original, s.vbi)
 	r.Metrics.observeIntervention(s.vbi)
 	if equality.Semantic.DeepEqual(original.Status, s.vbi.Status) {

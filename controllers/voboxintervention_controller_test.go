@@ -663,6 +663,9 @@ func TestFailurePolicy(t *testing.T) {
 					if sim.InMaintenance(name) {
 						t.Errorf("%s still in maintenance", name)
 					}
+					if hs := hostStatusOf(vbi, name); hs.Phase != diracv1.HostUp {
+						t.Errorf("%s is %s at the end, want Up", name, hs.Phase)
+					}
 				}
 			}
 		})
