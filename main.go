@@ -3,8 +3,10 @@
 package main
 
 import (
+	"context"
 	"crypto/tls"
 	"flag"
+	"fmt"
 	"os"
 	"time"
 
@@ -13,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -23,6 +26,7 @@ import (
 
 	diracv1 "github.com/vobox-operator/vobox-operator/api/v1alpha1"
 	"github.com/vobox-operator/vobox-operator/controllers"
+	"github.com/vobox-operator/vobox-operator/internal/manager"
 	"github.com/vobox-operator/vobox-operator/internal/remote"
 )
 
@@ -36,6 +40,8 @@ func main() {
 		concurrency            int
 		sshHandshakes          int
 		sshIdle                time.Duration
+		watchNamespaces        string
+		lockNamespace          string
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", "0", "Address the metrics endpoint binds to, e.g. :8443 (HTTPS) or :8080 (HTTP); 0 disables it.")
 	flag.BoolVar(&secureMetrics, "metrics-secure", true, "Serve metrics over HTTPS, with authentication and authorization by the API server.")
@@ -46,11 +52,19 @@ func main() {
 	flag.IntVar(&concurrency, "max-concurrent-reconciles", 4, "Interventions worked on at once.")
 	flag.IntVar(&sshHandshakes, "ssh-max-handshakes", 0, "Concurrent SSH handshakes of the executor (0: the executor's default).")
 	flag.DurationVar(&sshIdle, "ssh-idle-timeout", 0, "Close pooled SSH connections idle this long (0: the executor's default).")
+	flag.StringVar(&watchNamespaces, "watch-namespaces", "", "Comma-separated namespaces whose interventions are reconciled (empty: all). With config/namespaced, the manager needs Roles only there.")
+	flag.StringVar(&lockNamespace, "lock-namespace", "", "Namespace of the host Leases, one for the whole operator (default: the manager's own, from "+manager.PodNamespaceEnv+" or the service account, else "+manager.FallbackNamespace+"). It must exist.")
 	opts := zap.Options{Development: false}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
 	setupLog := ctrl.Log.WithName("setup")
+
+	namespaces, err := manager.ParseNamespaces(watchNamespaces, lockNamespace, manager.OSEnv)
+	if err != nil {
+		setupLog.Error(err, "Invalid flags")
+		os.Exit(2)
+	}
 
 	scheme := runtime.NewScheme()
 	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
@@ -65,8 +79,15 @@ func main() {
 	if secureMetrics {
 		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
 	}
+	restConfig := ctrl.GetConfigOrDie()
+	if err := checkLockNamespace(restConfig, scheme, namespaces.Lock); err != nil {
+		setupLog.Error(err, "Cannot start", "lockNamespace", namespaces.Lock)
+		os.Exit(1)
+	}
+	setupLog.Info("Namespaces", "watch", namespaces.Watch, "lockNamespace", namespaces.Lock)
+
 	managed := labels.SelectorFromSet(labels.Set{controllers.LeaseManagedByLabel: controllers.LeaseManagedByValue})
-	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
+	mgr, err := ctrl.NewManager(restConfig, ctrl.Options{
 		Scheme:                  scheme,
 		Metrics:                 metricsOpts,
 		HealthProbeBindAddress:  probeAddr,
@@ -74,10 +95,18 @@ func main() {
 		LeaderElection:          leaderElect,
 		LeaderElectionID:        "vobox-operator.dirac.vobox.io",
 		LeaderElectionNamespace: leaderElectNamespace,
-		// Only our host Leases are cached; the leader-election Lease is not.
-		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
-			&coordinationv1.Lease{}: {Label: managed},
-		}},
+		// Give the election Lease up on SIGTERM, so a successor takes over at
+		// once instead of after its duration. Safe because main returns as
+		// soon as Start does.
+		LeaderElectionReleaseOnCancel: true,
+		Cache: cache.Options{
+			// nil: every namespace.
+			DefaultNamespaces: manager.DefaultNamespaces(namespaces.Watch),
+			// Only our host Leases are cached; the leader-election Lease is not.
+			ByObject: map[client.Object]cache.ByObject{
+				&coordinationv1.Lease{}: {Label: managed},
+			},
+		},
 	})
 	if err != nil {
 		setupLog.Error(err, "Unable to create the manager")
@@ -112,4 +141,16 @@ func main() {
 		setupLog.Error(err, "The manager stopped with an error")
 		os.Exit(1)
 	}
+}
+
+// checkLockNamespace makes sure the lock namespace exists, with a direct
+// client since the manager's cache has not started, within a bound.
+func checkLockNamespace(cfg *rest.Config, scheme *runtime.Scheme, name string) error {
+	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		return fmt.Errorf("failed to build a client: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return manager.CheckLockNamespace(ctx, c, name)
 }
