@@ -30,6 +30,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	"github.com/vobox-operator/vobox-operator/internal/notify"
 	"github.com/vobox-operator/vobox-operator/internal/remote"
 )
 
@@ -116,13 +117,22 @@ func (h *harness) startManager() {
 	if err != nil {
 		t.Fatalf("failed to create the manager: %v", err)
 	}
+	// Every harness can notify: only interventions with spec.notify do.
+	notifier, err := notify.New(prometheus.NewRegistry(), notify.Options{Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	h.rec = &VOBoxInterventionReconciler{
+		Notifier:  notifier,
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
 		Executor:  h.sim.Executor(),
 		Recorder:  mgr.GetEventRecorder("vobox-operator"),
 		Metrics:   NewMetrics(prometheus.NewRegistry()),
+		// Each test's namespace is its own lock namespace, so that tests
+		// running in parallel never meet on a Lease.
+		LockNamespace: h.ns,
 	}
 	if err := h.rec.SetupWithManager(ctx, mgr); err != nil {
 		cancel()

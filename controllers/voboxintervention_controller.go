@@ -28,6 +28,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	diracv1 "github.com/vobox-operator/vobox-operator/api/v1alpha1"
+	"github.com/vobox-operator/vobox-operator/internal/notify"
 	"github.com/vobox-operator/vobox-operator/internal/procedure"
 	"github.com/vobox-operator/vobox-operator/internal/remote"
 )
@@ -53,6 +54,11 @@ type VOBoxInterventionReconciler struct {
 	Metrics *Metrics
 	// MaxConcurrentReconciles is how many interventions are worked at once.
 	MaxConcurrentReconciles int
+	// Notifier sends spec.notify's on-call messages; nil sends none.
+	Notifier *notify.Notifier
+	// LockNamespace is where the machines' Leases live, for every
+	// intervention of every namespace (--lock-namespace); required.
+	LockNamespace string
 }
 
 // +kubebuilder:rbac:groups=dirac.vobox.io,resources=voboxinterventions,verbs=get;list;watch;update;patch
@@ -320,6 +326,7 @@ func (r *VOBoxInterventionReconciler) patchStatus(ctx context.Context, original 
 		return fmt.Errorf("failed to patch the status: %w", err)
 	}
 	r.Metrics.statusWrite()
+	r.notify(ctx, original, s.vbi)
 	return nil
 }
 
