@@ -50,7 +50,7 @@ func TestUpAtDefaultUptimeSessions(t *testing.T) {
 // TestDownSessions counts the SSH sessions of a Down of the small topology
 // per host-tier (a host's part in a tier, maintenance included): the
 // preflight's probe of a host is its first tier's first look, not a probe
-// of its own.
+// of its own. The Up that follows is logged.
 func TestDownSessions(t *testing.T) {
 	t.Parallel()
 	sim, hosts := smallTopology(t)
@@ -67,4 +67,14 @@ func TestDownSessions(t *testing.T) {
 	if limit := int64(hostTiers) * 225 / 100; sessions > limit {
 		t.Errorf("Down ran %d SSH sessions for %d host-tiers, want at most %d", sessions, hostTiers, limit)
 	}
+
+	// The Up, for the record: its start tiers wait for componentUptime.
+	h.update("power-stop", func(v *diracv1.VOBoxIntervention) { v.Spec.State = diracv1.StateUp })
+	vbi = h.waitReady("power-stop", diracv1.StateUp, waitLong)
+	upTiers := 0
+	for _, ts := range vbi.Status.Tiers {
+		upTiers += len(ts.Hosts)
+	}
+	up := sim.Commands() - sessions
+	t.Logf("Up of %d hosts: %d SSH sessions for %d host-tiers (%.2f per host-tier)", len(hosts), up, upTiers, float64(up)/float64(upTiers))
 }
