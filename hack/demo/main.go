@@ -99,7 +99,11 @@ func (d *demo) run(ctx context.Context) error {
 		return errors.New("KUBEBUILDER_ASSETS is not set: run `make demo`, which builds the control plane")
 	}
 	_ = exec.Command(d.labBin, "--dir", filepath.Join(d.dir, "lab"), "down").Run() // a previous run's leftovers
-	killMatching(filepath.Join(d.dir, "etcd"), filepath.Join(d.dir, "apiserver"))
+	if kept, err := readPIDFile(d.dir); err == nil && len(kept) > 0 {
+		if err := d.stopper().stop(kept); err != nil {
+			return fmt.Errorf("failed to stop the demo kept in %s: %w", d.dir, err)
+		}
+	}
 	_ = os.RemoveAll(d.dir)
 	if err := os.MkdirAll(d.dir, 0o755); err != nil {
 		return err
@@ -118,6 +122,9 @@ func (d *demo) run(ctx context.Context) error {
 	}
 	d.say("Starting the operator (log: %s)", filepath.Join(d.dir, "operator.log"))
 	if err := d.startOperator(); err != nil {
+		return err
+	}
+	if err := d.recordPIDs(); err != nil {
 		return err
 	}
 	before, err := d.labStatus(ctx)
@@ -205,7 +212,32 @@ func (d *demo) startOperator() error {
 		return fmt.Errorf("failed to start the operator: %w", err)
 	}
 	d.operator = cmd
-	return os.WriteFile(filepath.Join(d.dir, "operator.pid"), []byte(fmt.Sprint(cmd.Process.Pid)), 0o644)
+	return nil
+}
+
+// recordPIDs writes the processes a kept demo leaves running, in the order
+// demo-down stops them: the operator, the API server, then etcd. envtest
+// keeps the control plane's PIDs to itself; they are this process's
+// children, found by their executables.
+func (d *demo) recordPIDs() error {
+	op, err := newKeptProcess("operator", d.operator.Process.Pid)
+	if err != nil {
+		return err
+	}
+	procs := []keptProcess{op}
+	for _, name := range []string{"kube-apiserver", "etcd"} {
+		p, err := childNamed(name)
+		if err != nil {
+			return fmt.Errorf("failed to find the control plane's %s: %w", name, err)
+		}
+		procs = append(procs, p)
+	}
+	return writePIDFile(d.dir, procs)
+}
+
+// stopper stops kept processes: 15s to exit after SIGTERM, then SIGKILL.
+func (d *demo) stopper() stopper {
+	return stopper{grace: 15 * time.Second, poll: 100 * time.Millisecond, say: d.say}
 }
 
 // writeIntervention adapts the lab's intervention for a short demo: short
@@ -462,45 +494,48 @@ Stop everything with: make demo-down
 `, d.kubeconfig, filepath.Join(d.dir, "lab"))
 }
 
-// stopKept stops a demo left running by -keep.
+// stopKept stops a demo left running by -keep: the operator, the lab, then
+// the API server and etcd, each from the PID the demo recorded and each
+// gone before the next is signalled.
 func (d *demo) stopKept() error {
 	dir, err := filepath.Abs(d.dir)
 	if err != nil {
 		return err
 	}
-	if raw, err := os.ReadFile(filepath.Join(dir, "operator.pid")); err == nil {
-		var pid int
-		if _, err := fmt.Sscan(string(raw), &pid); err == nil {
-			_ = syscall.Kill(pid, syscall.SIGTERM)
+	procs, err := readPIDFile(dir)
+	if err != nil {
+		return err
+	}
+	if len(procs) == 0 {
+		if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+			d.say("No demo kept in %s", dir)
+			return nil
 		}
+		d.say("%s has no %s: no process to stop", dir, pidFileName)
+	}
+	var operator, controlPlane []keptProcess
+	for _, p := range procs {
+		if p.Name == "operator" {
+			operator = append(operator, p)
+		} else {
+			controlPlane = append(controlPlane, p)
+		}
+	}
+	s := d.stopper()
+	var errs []error
+	if err := s.stop(operator); err != nil {
+		errs = append(errs, err)
 	}
 	if out, err := exec.Command(d.labBin, "--dir", filepath.Join(dir, "lab"), "down").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "lab down: %v: %s\n", err, out)
+		errs = append(errs, fmt.Errorf("lab down: %w: %s", err, out))
 	}
-	killMatching(filepath.Join(dir, "etcd"), filepath.Join(dir, "apiserver"))
-	time.Sleep(time.Second)
+	if err := s.stop(controlPlane); err != nil {
+		errs = append(errs, err)
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
 	return os.RemoveAll(dir)
-}
-
-// killMatching kills the processes whose command line mentions one of the
-// given paths (a kept demo's control plane).
-func killMatching(paths ...string) {
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		raw, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil {
-			continue
-		}
-		cmdline := string(raw)
-		for _, p := range paths {
-			if strings.Contains(cmdline, p) {
-				var pid int
-				if _, err := fmt.Sscan(e.Name(), &pid); err == nil && pid != os.Getpid() {
-					_ = syscall.Kill(pid, syscall.SIGTERM)
-				}
-			}
-		}
-	}
 }
 
 // lineWriter prefixes whole lines of a stream written in pieces.
