@@ -7,7 +7,11 @@
 // wiring of the remote.Executor. The procedure itself (the plan, the decide
 // functions, the catalogue of remote operations and their scripts, the
 // parsing of what hosts report) lives in internal/procedure, which knows
-// nothing of Kubernetes.
+// nothing of Kubernetes. Files are named by concern: the reconciler
+// (voboxintervention_controller.go), the pass's scope and host contexts
+// (scope.go), the tiers (tiers.go), one host's step (steps.go), the
+// preflight (preflight.go), the Leases (leases.go), the status derivation
+// (status.go) and the one bounded-parallel loop (parallel.go).
 //
 // What it guarantees:
 //

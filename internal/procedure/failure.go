@@ -22,6 +22,7 @@ type Failure struct {
 	Terminal bool
 }
 
+// Error says the reason and what was seen.
 func (f *Failure) Error() string { return f.Reason + ": " + f.Message }
 
 // IsTerminal reports whether a retry cannot fix f: the host waits for a
