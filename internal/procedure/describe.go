@@ -158,7 +158,7 @@ func describeHost(spec *diracv1.VOBoxInterventionSpec, uid string, t *Tier, name
 			hd.Links += "; parked and never restarted: " + strings.Join(h.Exclude, ", ")
 		}
 		record := RecordManifest(save, manifest, &Manifest{})
-		record.display[3] = PlaceholderManifest
+		record.display = manifestDisplay(save, manifest, PlaceholderManifest)
 		hd.Steps = []StepDescription{
 			probe("", "", ""),
 			step(record, "once, before anything moves: records every link of startup (target, class, up or down, excluded)"),

@@ -161,10 +161,19 @@ func script(name OpName, text, dollar0 string, args ...string) Op {
 // RecordManifest writes m as the manifest called name in saveDir.
 func RecordManifest(saveDir, name string, m *Manifest) Op {
 	content := m.Encode()
-	op := script(OpRecordManifest, manifestScript, "vobox-manifest", saveDir, name, content)
-	op.display[3] = fmt.Sprintf("<%d lines>", strings.Count(content, "\n"))
+	op := script(OpRecordManifest, manifestScript, manifestDollar0, saveDir, name, content)
+	op.display = manifestDisplay(saveDir, name, fmt.Sprintf("<%d lines>", strings.Count(content, "\n")))
 	op.Manifest = m
 	return op
+}
+
+// manifestDollar0 names scripts/manifest.sh on the host.
+const manifestDollar0 = "vobox-manifest"
+
+// manifestDisplay shows RecordManifest with content standing for the
+// manifest's lines.
+func manifestDisplay(saveDir, name, content string) []string {
+	return []string{manifestDollar0, saveDir, name, content}
 }
 
 // StopComponents asks runit to stop the links of startup.
