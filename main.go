@@ -21,12 +21,14 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	diracv1 "github.com/vobox-operator/vobox-operator/api/v1alpha1"
 	"github.com/vobox-operator/vobox-operator/controllers"
 	"github.com/vobox-operator/vobox-operator/internal/manager"
+	"github.com/vobox-operator/vobox-operator/internal/notify"
 	"github.com/vobox-operator/vobox-operator/internal/remote"
 )
 
@@ -42,6 +44,7 @@ func main() {
 		sshIdle                time.Duration
 		watchNamespaces        string
 		lockNamespace          string
+		notifyTimeout          time.Duration
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", "0", "Address the metrics endpoint binds to, e.g. :8443 (HTTPS) or :8080 (HTTP); 0 disables it.")
 	flag.BoolVar(&secureMetrics, "metrics-secure", true, "Serve metrics over HTTPS, with authentication and authorization by the API server.")
@@ -54,6 +57,7 @@ func main() {
 	flag.DurationVar(&sshIdle, "ssh-idle-timeout", 0, "Close pooled SSH connections idle this long (0: the executor's default).")
 	flag.StringVar(&watchNamespaces, "watch-namespaces", "", "Comma-separated namespaces whose interventions are reconciled (empty: all). With config/namespaced, the manager needs Roles only there.")
 	flag.StringVar(&lockNamespace, "lock-namespace", "", "Namespace of the host Leases, one for the whole operator (default: the manager's own, from "+manager.PodNamespaceEnv+" or the service account, else "+manager.FallbackNamespace+"). It must exist.")
+	flag.DurationVar(&notifyTimeout, "notify-timeout", 10*time.Second, "Bound on sending one on-call notification (spec.notify) to all its URLs.")
 	opts := zap.Options{Development: false}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -102,14 +106,21 @@ func main() {
 		Cache: cache.Options{
 			// nil: every namespace.
 			DefaultNamespaces: manager.DefaultNamespaces(namespaces.Watch),
-			// Only our host Leases are cached; the leader-election Lease is not.
+			// Only our host Leases, in the lock namespace, are cached; the
+			// leader-election Lease is not.
 			ByObject: map[client.Object]cache.ByObject{
-				&coordinationv1.Lease{}: {Label: managed},
+				&coordinationv1.Lease{}: {Label: managed, Namespaces: map[string]cache.Config{namespaces.Lock: {}}},
 			},
 		},
 	})
 	if err != nil {
 		setupLog.Error(err, "Unable to create the manager")
+		os.Exit(1)
+	}
+
+	notifier, err := notify.New(ctrlmetrics.Registry, notify.Options{Timeout: notifyTimeout})
+	if err != nil {
+		setupLog.Error(err, "Unable to set up notifications")
 		os.Exit(1)
 	}
 
@@ -124,6 +135,8 @@ func main() {
 		Recorder:                mgr.GetEventRecorder("vobox-operator"),
 		Metrics:                 controllers.NewMetrics(nil),
 		MaxConcurrentReconciles: concurrency,
+		LockNamespace:           namespaces.Lock,
+		Notifier:                notifier,
 	}).SetupWithManager(ctx, mgr); err != nil {
 		setupLog.Error(err, "Unable to set up the controller")
 		os.Exit(1)
