@@ -10,6 +10,7 @@ import (
 
 	diracv1 "github.com/vobox-operator/vobox-operator/api/v1alpha1"
 	"github.com/vobox-operator/vobox-operator/internal/procedure"
+	"github.com/vobox-operator/vobox-operator/internal/schedule"
 	"github.com/vobox-operator/vobox-operator/internal/remote"
 )
 
@@ -25,8 +26,12 @@ type scope struct {
 	now      time.Time
 	creds    *remote.Credentials
 
-	// blocked says why nothing may run this pass (Secret, lock, suspend).
+	// blocked says why nothing may run this pass (Secret, lock, suspend),
+	// or, when not terminal, what it waits for (a Lease, the schedule, an
+	// approval).
 	blocked *procedure.Failure
+	// window is the schedule's verdict for this pass (checkSchedule).
+	window *schedule.Decision
 	// lockHolders names the interventions holding our hosts' Leases.
 	lockHolders []string
 	// hosts are the hosts' contexts for this pass (resolveHosts).

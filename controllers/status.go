@@ -87,11 +87,20 @@ func deriveStatus(s *scope) {
 		set(diracv1.ReconcilingCondition, metav1.ConditionFalse, diracv1.ReasonSucceeded, "Nothing left to do")
 		set(diracv1.StalledCondition, metav1.ConditionFalse, diracv1.ReasonSucceeded, "Not stalled")
 		st.Phase = map[diracv1.State]diracv1.Phase{diracv1.StateDown: diracv1.PhaseDown, diracv1.StateUp: diracv1.PhaseUp}[vbi.Spec.State]
-	case s.blocked != nil && s.blocked.Reason == diracv1.ReasonHostLocked:
+	case s.blocked != nil && !s.blocked.Terminal:
+		// A wait (a Lease, the schedule, an approval), not a failure.
 		set(diracv1.ReadyCondition, metav1.ConditionFalse, s.blocked.Reason, s.blocked.Message)
 		set(diracv1.ReconcilingCondition, metav1.ConditionTrue, s.blocked.Reason, s.blocked.Message)
-		set(diracv1.StalledCondition, metav1.ConditionFalse, diracv1.ReasonProgressing, "Waiting for the hosts' Leases")
+		waiting := map[string]string{
+			diracv1.ReasonHostLocked:       "Waiting for the hosts' Leases",
+			diracv1.ReasonWaitingForWindow: "Waiting for the schedule",
+			diracv1.ReasonAwaitingApproval: "Waiting for an approval",
+		}[s.blocked.Reason]
+		set(diracv1.StalledCondition, metav1.ConditionFalse, diracv1.ReasonProgressing, firstNonEmpty(waiting, "Waiting: "+s.blocked.Reason))
 		st.Phase = diracv1.PhasePending
+		if startedAny(st) {
+			st.Phase = map[diracv1.State]diracv1.Phase{diracv1.StateDown: diracv1.PhaseShuttingDown, diracv1.StateUp: diracv1.PhaseStartingUp}[vbi.Spec.State]
+		}
 	case s.blocked != nil:
 		set(diracv1.ReadyCondition, metav1.ConditionFalse, s.blocked.Reason, s.blocked.Message)
 		set(diracv1.ReconcilingCondition, metav1.ConditionFalse, s.blocked.Reason, "Stalled: "+s.blocked.Message)

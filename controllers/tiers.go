@@ -47,6 +47,10 @@ func (r *VOBoxInterventionReconciler) runTiers(ctx context.Context, s *scope) (c
 			return ctrl.Result{}, nil
 		}
 		if ts.StartedAt == nil {
+			if gate := r.tierGate(s, tier); gate != nil {
+				s.blocked = gate // steps in flight finished above; no new tier
+				return ctrl.Result{}, nil
+			}
 			now := metav1.NewTime(s.now)
 			ts.StartedAt, ts.State = &now, diracv1.TierRunning
 			// The next tier's handshakes overlap this tier's waits.

@@ -126,6 +126,7 @@ func (r *VOBoxInterventionReconciler) reconcileNormal(ctx context.Context, s *sc
 	steps := []func(context.Context, *scope) (ctrl.Result, error){
 		r.observeGeneration,
 		r.loadCredentials,
+		r.checkSchedule,
 		r.resolveHosts,
 		r.connectAhead,
 		r.acquireLeases,
