@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	diracv1 "github.com/vobox-operator/vobox-operator/api/v1alpha1"
@@ -21,6 +23,7 @@ type Metrics struct {
 	byPhase       *prometheus.GaugeVec
 	statusWrites  prometheus.Counter
 	hostTierTimes *prometheus.HistogramVec
+	waiting       *prometheus.GaugeVec
 }
 
 // NewMetrics creates the metrics and registers them with reg (controller-runtime's
@@ -51,11 +54,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		byPhase: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "vobox_interventions", Help: "Interventions by namespace, name and phase (1 for the current phase).",
 		}, []string{"intervention_namespace", "intervention", "phase"}),
+		waiting: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "vobox_intervention_waiting", Help: "1 while an intervention waits, by reason: AwaitingApproval, WaitingForWindow, HostLocked, WaitingForReboot.",
+		}, []string{"intervention_namespace", "intervention", "reason"}),
 		statusWrites: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "vobox_status_writes_total", Help: "Status patches sent to the API server.",
 		}),
 	}
-	reg.MustRegister(m.stepDuration, m.tierDuration, m.hostTierTimes, m.stepFailures, m.hostsByPhase, m.byPhase, m.statusWrites)
+	reg.MustRegister(m.stepDuration, m.tierDuration, m.hostTierTimes, m.stepFailures, m.hostsByPhase, m.byPhase, m.statusWrites, m.waiting)
 	return m
 }
 
@@ -104,7 +110,10 @@ func (m *Metrics) statusWrite() {
 
 var allPhases = []diracv1.Phase{diracv1.PhasePending, diracv1.PhaseShuttingDown, diracv1.PhaseDown, diracv1.PhaseStartingUp, diracv1.PhaseUp, diracv1.PhaseFailed, diracv1.PhaseSuspended}
 
-var allHostPhases = []diracv1.HostPhase{diracv1.HostPending, diracv1.HostWaiting, diracv1.HostWorking, diracv1.HostDown, diracv1.HostUp, diracv1.HostFailed}
+var allHostPhases = []diracv1.HostPhase{diracv1.HostPending, diracv1.HostWaiting, diracv1.HostWorking, diracv1.HostDown, diracv1.HostRebooting, diracv1.HostUp, diracv1.HostFailed}
+
+// waitReasons are the reasons of vobox_intervention_waiting.
+var waitReasons = []string{diracv1.ReasonAwaitingApproval, diracv1.ReasonWaitingForWindow, diracv1.ReasonHostLocked, diracv1.ReasonWaitingForReboot}
 
 func (m *Metrics) observeIntervention(vbi *diracv1.VOBoxIntervention) {
 	if m == nil {
@@ -124,6 +133,14 @@ func (m *Metrics) observeIntervention(vbi *diracv1.VOBoxIntervention) {
 	for _, p := range allHostPhases {
 		m.hostsByPhase.WithLabelValues(vbi.Namespace, vbi.Name, string(p)).Set(float64(counts[p]))
 	}
+	ready := meta.FindStatusCondition(vbi.Status.Conditions, diracv1.ReadyCondition)
+	for _, reason := range waitReasons {
+		v := 0.0
+		if ready != nil && ready.Status != metav1.ConditionTrue && ready.Reason == reason {
+			v = 1
+		}
+		m.waiting.WithLabelValues(vbi.Namespace, vbi.Name, reason).Set(v)
+	}
 }
 
 // forget drops the series of a deleted intervention, so that alerts on a
@@ -135,4 +152,5 @@ func (m *Metrics) forget(vbi *diracv1.VOBoxIntervention) {
 	labels := prometheus.Labels{"intervention_namespace": vbi.Namespace, "intervention": vbi.Name}
 	m.byPhase.DeletePartialMatch(labels)
 	m.hostsByPhase.DeletePartialMatch(labels)
+	m.waiting.DeletePartialMatch(labels)
 }
