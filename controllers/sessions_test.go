@@ -50,7 +50,8 @@ func TestUpAtDefaultUptimeSessions(t *testing.T) {
 // TestDownSessions counts the SSH sessions of a Down of the small topology
 // per host-tier (a host's part in a tier, maintenance included): the
 // preflight's probe of a host is its first tier's first look, not a probe
-// of its own. The Up that follows is logged.
+// of its own, and the InnoDB journal moves in the session of the database's
+// stop. The Up that follows is logged.
 func TestDownSessions(t *testing.T) {
 	t.Parallel()
 	sim, hosts := smallTopology(t)
@@ -63,8 +64,9 @@ func TestDownSessions(t *testing.T) {
 	}
 	sessions := sim.Commands()
 	t.Logf("Down of %d hosts: %d SSH sessions for %d host-tiers (%.2f per host-tier)", len(hosts), sessions, hostTiers, float64(sessions)/float64(hostTiers))
-	// 31 sessions (2.58 per host-tier) when the preflight probed on its own.
-	if limit := int64(hostTiers) * 225 / 100; sessions > limit {
+	// 31 sessions (2.58 per host-tier) when the preflight probed on its own
+	// and the journal moved in a session after the database's stop.
+	if limit := int64(hostTiers) * 210 / 100; sessions > limit {
 		t.Errorf("Down ran %d SSH sessions for %d host-tiers, want at most %d", sessions, hostTiers, limit)
 	}
 

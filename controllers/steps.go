@@ -153,6 +153,9 @@ func (h *hostStep) queue(d procedure.Decision, p *procedure.Probe) {
 	hs := h.hc.status
 	hs.KilledComponents = mergeNames(hs.KilledComponents, d.Killed)
 	h.queued = append(h.queued, *d.Op)
+	if d.Next != nil {
+		h.queued = append(h.queued, *d.Next)
+	}
 	h.until = boundWait(d.Then, h.waitLeft, hostPollTick(len(h.tier.Hosts)))
 	switch d.Op.Name {
 	case procedure.OpRecordManifest:
@@ -291,7 +294,8 @@ func (r *VOBoxInterventionReconciler) decide(s *scope, tier *procedure.Tier, hc 
 	// not sent again.
 	switch tier.Action {
 	case procedure.ActionStopDatabase:
-		db.Tried = db.Tried || ranInThisStep(hs, procedure.OpStopDatabase)
+		// MoveJournal rides with the stop, and runs only after one.
+		db.Tried = db.Tried || ranInThisStep(hs, procedure.OpStopDatabase, procedure.OpMoveJournal)
 	case procedure.ActionStartDatabase:
 		db.Tried = db.Tried || ranInThisStep(hs, procedure.OpStartDatabase)
 	}
@@ -380,6 +384,7 @@ func (r *VOBoxInterventionReconciler) probe(ctx context.Context, s *scope, tier 
 	if err != nil {
 		return nil, &procedure.Failure{Reason: diracv1.ReasonCommandFailed, Message: fmt.Sprintf("host %s: %v", hc.name, err)}
 	}
+	noteBoot(hc, p)
 	return p, nil
 }
 

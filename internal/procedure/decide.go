@@ -38,9 +38,13 @@ type Decision struct {
 	// Until, with Wait, says what the host itself can wait for before the
 	// next probe reports, sparing a round trip per poll.
 	Until *Wait
-	// Then, with Commands, is what the probe that follows them (in the same
-	// session) waits for: the change the commands set off.
+	// Then, with Op, is what the probe that follows it (in the same
+	// session) waits for: the change it set off.
 	Then *Wait
+	// Next, with Op, runs after it in the same session: an operation that
+	// checks on the host whether it may run yet (MoveJournal after
+	// StopDatabase), which spares a session when it can.
+	Next *Op
 }
 
 // Step names the decision's operation, or "" when it runs none.
@@ -375,7 +379,13 @@ func DecideStopDatabase(p *Probe, in DatabaseInput) Decision {
 		if in.Tried {
 			return Decision{Wait: PollInterval}
 		}
-		return Decision{Op: ptr(StopDatabase(in.MysqlServer))}
+		d := Decision{Op: ptr(StopDatabase(in.MysqlServer))}
+		if in.JournalFrom != "" {
+			if move, f := journalMove(p, in.Host, in.JournalFrom, in.JournalTo); move && f == nil {
+				d.Next = ptr(MoveJournal(in.JournalFrom, in.JournalTo))
+			}
+		}
+		return d
 	}
 	if in.JournalFrom == "" {
 		return Decision{Done: true}

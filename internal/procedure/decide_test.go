@@ -652,6 +652,16 @@ func TestDecideDatabase(t *testing.T) {
 			}
 		})
 	}
+	// The journal move rides with the stop (the script checks that mysqld
+	// is gone); without a move to make, the stop goes alone.
+	if d := DecideStopDatabase(dbProbe(true, "dir", "", "none"), withJournal); d.Next == nil || !slices.Equal(d.Next.Argv, moveJournal) {
+		t.Errorf("stop with a journal to move: next = %+v, want the move", d.Next)
+	}
+	for _, p := range []*Probe{dbProbe(true, "link", to, "dir"), dbProbe(true, "dir", "", "dir")} {
+		if d := DecideStopDatabase(p, withJournal); d.Next != nil {
+			t.Errorf("stop with journal %s/%s: next = %+v, want none", p.Journal, p.JournalTo, d.Next)
+		}
+	}
 }
 
 func TestMaintenanceCommand(t *testing.T) {

@@ -101,7 +101,10 @@ func boolWord(b bool, yes, no string) string {
 
 // Probe is a host's state as probeScript saw it.
 type Probe struct {
-	Now          int64
+	Now int64
+	// BootID is the host's /proc/sys/kernel/random/boot_id, "" where it
+	// has none: new at every boot.
+	BootID       string
 	RootExists   bool
 	Startup      map[string]string
 	Save         map[string]string
@@ -130,6 +133,8 @@ func ParseProbe(out []byte) (*Probe, error) {
 		switch {
 		case f[0] == "now" && len(f) == 2:
 			p.Now, _ = strconv.ParseInt(f[1], 10, 64)
+		case f[0] == "boot" && len(f) == 2:
+			p.BootID = f[1]
 		case f[0] == "root" && len(f) == 2:
 			sawRoot, p.RootExists = true, f[1] == "ok"
 		case f[0] == "startup" && len(f) == 3:

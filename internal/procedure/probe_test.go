@@ -62,7 +62,7 @@ func TestParseProbe(t *testing.T) {
 	}{
 		{
 			name: "services host, one link parked, one running, one not supervised",
-			out: "now\t1700000000\nroot\tok\n" +
+			out: "now\t1700000000\nboot\t6f1c0d3e-55aa-4c8e-9b0e-2f3a7c1d9e01\nroot\tok\n" +
 				"startup\tFramework_SystemAdministrator\t/opt/dirac/runit/Framework/SystemAdministrator\n" +
 				"stat\tFramework_SystemAdministrator\trun (pid 812) 3600 seconds\n" +
 				"startup\tWorkloadManagement_JobMonitoring\t/opt/dirac/runit/WorkloadManagement/JobMonitoring\n" +
@@ -74,7 +74,7 @@ func TestParseProbe(t *testing.T) {
 				manifestOut.String() +
 				"a-line-from-a-newer-script\twith\tfields\n",
 			want: &Probe{
-				Now: 1700000000, RootExists: true,
+				Now: 1700000000, BootID: "6f1c0d3e-55aa-4c8e-9b0e-2f3a7c1d9e01", RootExists: true,
 				Startup: map[string]string{
 					"Framework_SystemAdministrator":    "/opt/dirac/runit/Framework/SystemAdministrator",
 					"WorkloadManagement_JobMonitoring": "/opt/dirac/runit/WorkloadManagement/JobMonitoring",
@@ -646,6 +646,15 @@ func TestJournalScript(t *testing.T) {
 					t.Fatalf("journal move exited %d: %s", res.ExitCode, res.Stderr)
 				}
 				checkMoved(t, h)
+			}
+		})
+		t.Run("mysqld still runs: nothing moved", func(t *testing.T) {
+			h := newHost(t, shell, "db1", true)
+			if res := runSim(t, h, move); res.ExitCode != 0 || !strings.Contains(string(res.Stdout), "mysqld runs") {
+				t.Fatalf("journal move exited %d: %s%s", res.ExitCode, res.Stdout, res.Stderr)
+			}
+			if h.Journal(t) != "dir" {
+				t.Errorf("journal = %s, want it left in place while mysqld runs", h.Journal(t))
 			}
 		})
 		t.Run("resumes after a crash between mv and ln", func(t *testing.T) {

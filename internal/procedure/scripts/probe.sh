@@ -46,6 +46,10 @@ if [ $# -gt 5 ]; then
   done
 fi
 printf 'now\t%s\n' "$(date -u +%s)"
+# The boot id tells a reboot since the last look (boot tracking).
+b=
+[ -r /proc/sys/kernel/random/boot_id ] && read -r b < /proc/sys/kernel/random/boot_id
+[ -z "$b" ] || printf 'boot\t%s\n' "$b"
 if [ ! -d "$root" ]; then printf 'root\tmissing\n'; exit 0; fi
 printf 'root\tok\n'
 for dir in startup startup-save; do
