@@ -39,7 +39,7 @@ func TestSecretSampleOptsIn(t *testing.T) {
 
 func TestNetworkPolicySample(t *testing.T) {
 	var np networkingv1.NetworkPolicy
-	load(t, "networkpolicy.yaml", &np)
+	load(t, "../networkpolicy/egress.yaml", &np)
 	if !slices.Equal(np.Spec.PolicyTypes, []networkingv1.PolicyType{networkingv1.PolicyTypeEgress}) {
 		t.Errorf("policyTypes = %v, want [Egress]", np.Spec.PolicyTypes)
 	}
