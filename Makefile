@@ -72,6 +72,7 @@ test: deps manifests generate fmt vet envtest ## Run every test: unit, envtest, 
 	KUBEBUILDER_ASSETS="$$(bash hack/envtest-build.sh)" go test $(GO_TEST_FLAGS) -timeout 25m -p 1 ./... -coverprofile cover.out
 	go test -run '^$$' -fuzz '^FuzzQuote$$' -fuzztime $(FUZZTIME) ./internal/remote/
 	go test -run '^$$' -fuzz '^FuzzParseKnownHosts$$' -fuzztime $(FUZZTIME) ./internal/remote/
+	go test -run '^$$' -fuzz '^FuzzStrip$$' -fuzztime $(FUZZTIME) ./internal/termsafe/
 
 CHAOS_KILLS ?= 200
 
