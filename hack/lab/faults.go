@@ -298,13 +298,14 @@ func cmdRekey(o *options) error {
 	return nil
 }
 
-var breakModePattern = regexp.MustCompile(`^(errors|nostop|none|slowstop=[1-9][0-9]{0,4})$`)
+var breakModePattern = regexp.MustCompile(`^(errors|escapes|nostop|none|slowstop=[1-9][0-9]{0,4})$`)
 
 // cmdBreak sets a component's fault, read by the component itself:
-// errors when it starts, nostop and slowstop=N when it is asked to stop.
+// errors and escapes when it starts, nostop and slowstop=N when it is asked
+// to stop.
 func cmdBreak(o *options) error {
 	if len(o.positional) != 3 {
-		return usagef("break takes HOST COMPONENT errors|nostop|slowstop=N|none")
+		return usagef("break takes HOST COMPONENT errors|escapes|nostop|slowstop=N|none")
 	}
 	_, h, hp, err := faultSetup(o, o.positional[0])
 	if err != nil {
@@ -323,7 +324,7 @@ func cmdBreak(o *options) error {
 		return fmt.Errorf("%s has no component %q (it has: %s)", h.Name, comp, strings.Join(names, ", "))
 	}
 	if !breakModePattern.MatchString(mode) {
-		return usagef("break mode must be errors, nostop, slowstop=N (N seconds) or none, got %q", mode)
+		return usagef("break mode must be errors, escapes, nostop, slowstop=N (N seconds) or none, got %q", mode)
 	}
 	path := filepath.Join(hp.breakDir(), comp)
 	if mode == "none" {
@@ -337,7 +338,7 @@ func cmdBreak(o *options) error {
 		return err
 	}
 	when := "takes effect at its next start"
-	if mode != "errors" {
+	if mode != "errors" && mode != "escapes" {
 		when = "takes effect at its next stop"
 	}
 	if mode == "none" {
