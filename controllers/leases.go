@@ -17,14 +17,20 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	diracv1 "github.com/vobox-operator/vobox-operator/api/v1alpha1"
+	"github.com/vobox-operator/vobox-operator/internal/hostid"
 	"github.com/vobox-operator/vobox-operator/internal/procedure"
 )
 
-// One intervention at a time per host: before acting, an intervention holds a
-// coordination.k8s.io Lease per host, named after the host, in its own
-// namespace. The holder is the intervention (name and UID), not the process,
-// so a restarted operator still holds what it held; the Leases go when the
-// intervention reaches its state or is deleted.
+// One intervention at a time per machine, cluster-wide: before its first
+// command an intervention holds a coordination.k8s.io Lease per machine, in
+// the operator's lock namespace (--lock-namespace), named after the
+// machine's identity (hostid: its normalized address and port, not the name
+// an intervention gives it), so that two interventions naming one address
+// under two names, in two namespaces, meet on the same Lease. The holder is
+// the intervention (namespace/name/uid), not the process, so a restarted
+// operator still holds what it held. The Leases are held through Down, the
+// reboot window and Up, and go only when the intervention is Up and
+// complete, or deleted.
 
 const (
 	// LeaseManagedByLabel marks the Leases this operator owns; the manager's
@@ -32,56 +38,128 @@ const (
 	LeaseManagedByLabel = "app.kubernetes.io/managed-by"
 	// LeaseManagedByValue is the value of LeaseManagedByLabel.
 	LeaseManagedByValue = "vobox-operator"
-	// LeaseHostLabel carries the host name of a Lease.
-	LeaseHostLabel = "dirac.vobox.io/host"
+	// LeaseHostLabel carries hostid.Hash of the machine a Lease locks: the
+	// key under which the interventions naming that machine are indexed.
+	LeaseHostLabel = "dirac.vobox.io/host-id"
+	// LeaseHostAnnotation carries the machine's identity (address:port), for people.
+	LeaseHostAnnotation = "dirac.vobox.io/host"
+	// hostIDIndex indexes interventions by the hostid.Hash of each machine they name.
+	hostIDIndex = "spec.hosts.hostID"
 )
 
 var coordinationLease = coordinationv1.Lease{}
 
-// leaseName is the Lease of a host.
-func leaseName(host string) string { return "vobox-host-" + host }
-
-// holderIdentity names an intervention as a Lease holder.
-func holderIdentity(vbi *diracv1.VOBoxIntervention) string {
-	return vbi.Name + "/" + string(vbi.UID)
+// hostIdentity is the machine a host of spec names: its address (the name
+// when none is given) and port (spec.ssh.port when none is given).
+func hostIdentity(spec *diracv1.VOBoxInterventionSpec, h *diracv1.HostSpec) string {
+	address, port := h.Address, spec.SSH.Port
+	if address == "" {
+		address = h.Name
+	}
+	if h.Port != nil {
+		port = *h.Port
+	}
+	return hostid.Identity(address, port)
 }
 
-// acquireLeases takes every host's Lease before the first step; if another
-// intervention holds one, nothing runs and the status says who holds it.
+// hostIDs are the hostid.Hash of every machine an intervention names (the
+// hostIDIndex of an intervention).
+func hostIDs(vbi *diracv1.VOBoxIntervention) []string {
+	out := make([]string, 0, len(vbi.Spec.Hosts))
+	for i := range vbi.Spec.Hosts {
+		out = append(out, hostid.Hash(hostIdentity(&vbi.Spec, &vbi.Spec.Hosts[i])))
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// hostLock is one machine's Lease as an intervention needs it.
+type hostLock struct {
+	// identity is the machine (hostid.Identity), lease the Lease's name.
+	identity, lease string
+	// hosts are the spec names of the machine in this intervention.
+	hosts []string
+}
+
+// hostLocks are the Leases an intervention needs, in Lease-name order: the
+// order every intervention takes them in, so that two can never wait for
+// each other.
+func hostLocks(vbi *diracv1.VOBoxIntervention) []hostLock {
+	byID := map[string]*hostLock{}
+	for i := range vbi.Spec.Hosts {
+		h := &vbi.Spec.Hosts[i]
+		id := hostIdentity(&vbi.Spec, h)
+		if byID[id] == nil {
+			byID[id] = &hostLock{identity: id, lease: hostid.LeaseName(id)}
+		}
+		byID[id].hosts = append(byID[id].hosts, h.Name)
+	}
+	out := make([]hostLock, 0, len(byID))
+	for _, l := range byID {
+		out = append(out, *l)
+	}
+	slices.SortFunc(out, func(a, b hostLock) int { return strings.Compare(a.lease, b.lease) })
+	return out
+}
+
+// holderIdentity names an intervention as a Lease holder: namespace/name/uid.
+func holderIdentity(vbi *diracv1.VOBoxIntervention) string {
+	return vbi.Namespace + "/" + vbi.Name + "/" + string(vbi.UID)
+}
+
+// holderName is the namespace/name part of a holder identity, for people.
+func holderName(holder string) string {
+	if i := strings.LastIndex(holder, "/"); i > 0 {
+		return holder[:i]
+	}
+	return holder
+}
+
+// holdsLeases reports whether an intervention holds its machines' Leases
+// by now: from its first command until it is Up and complete.
+func holdsLeases(vbi *diracv1.VOBoxIntervention) bool {
+	return !(isComplete(vbi) && vbi.Spec.State == diracv1.StateUp && vbi.Status.ObservedState == diracv1.StateUp)
+}
+
+// acquireLeases takes every machine's Lease before the first command; if
+// another intervention holds one, nothing runs and the status names who
+// holds it. A suspended intervention takes none (it runs nothing), but
+// keeps those it holds.
 func (r *VOBoxInterventionReconciler) acquireLeases(ctx context.Context, s *scope) (ctrl.Result, error) {
-	if s.blocked != nil || s.vbi.Spec.Suspend || isComplete(s.vbi) {
+	if s.blocked != nil || s.vbi.Spec.Suspend || !holdsLeases(s.vbi) {
 		return ctrl.Result{}, nil
 	}
 	me := holderIdentity(s.vbi)
-	// Leases are taken in host-name order and not past the first one held by
-	// another intervention: a waiting intervention sits on no host it cannot
-	// use yet, and two interventions can never wait for each other.
-	names := make([]string, 0, len(s.vbi.Spec.Hosts))
-	for _, h := range s.vbi.Spec.Hosts {
-		names = append(names, h.Name)
-	}
-	slices.Sort(names)
+	locks := hostLocks(s.vbi)
 	// Every holder is read first (from the cache); then the free Leases
 	// before the first one held by another are created at once, not one
-	// request after another (200 hosts: a fraction of a second, not seconds).
-	holders := make([]string, len(names))
-	firstHeld := len(names)
-	for i, name := range names {
-		holder, err := r.leaseHolder(ctx, s.vbi, name)
+	// request after another (200 hosts: a fraction of a second, not
+	// seconds). Leases are not taken past the first one held by another
+	// intervention: a waiting intervention sits on no machine it cannot use
+	// yet.
+	holders := make([]string, len(locks))
+	firstHeld := len(locks)
+	for i, l := range locks {
+		holder, err := r.leaseHolder(ctx, l.lease)
 		if err != nil {
 			return ctrl.Result{}, err
 		}
+		if holder != me && holder != "" {
+			if holder, err = r.dropStaleLease(ctx, l.lease, holder); err != nil {
+				return ctrl.Result{}, err
+			}
+		}
 		holders[i] = holder
-		if holder != me && holder != "" && firstHeld == len(names) {
+		if holder != me && holder != "" && firstHeld == len(locks) {
 			firstHeld = i
 		}
 	}
-	taken := make([]bool, len(names))
+	taken := make([]bool, len(locks))
 	if err := inParallel(firstHeld, leaseParallelism, func(i int) error {
 		if holders[i] == me {
 			return nil
 		}
-		holder, err := r.acquireLease(ctx, s.vbi, names[i], me)
+		holder, err := r.acquireLease(ctx, locks[i], me)
 		holders[i], taken[i] = holder, holder == me
 		return err
 	}); err != nil {
@@ -90,12 +168,12 @@ func (r *VOBoxInterventionReconciler) acquireLeases(ctx context.Context, s *scop
 	// A Lease lost to a creation race is held by another: give back what
 	// this pass took past it, so that the order above still holds.
 	if lost := slices.IndexFunc(holders, func(h string) bool { return h != me && h != "" }); lost >= 0 {
-		if err := inParallel(len(names)-lost-1, leaseParallelism, func(i int) error {
+		if err := inParallel(len(locks)-lost-1, leaseParallelism, func(i int) error {
 			if i += lost + 1; !taken[i] {
 				return nil
 			}
 			holders[i] = ""
-			return r.releaseLease(ctx, s.vbi, names[i], me)
+			return r.releaseLease(ctx, locks[i].lease, me)
 		}); err != nil {
 			return ctrl.Result{}, err
 		}
@@ -103,20 +181,21 @@ func (r *VOBoxInterventionReconciler) acquireLeases(ctx context.Context, s *scop
 	var held []string
 	for i, holder := range holders {
 		if holder != me && holder != "" {
-			held = append(held, fmt.Sprintf("%s (held by %s)", names[i], strings.SplitN(holder, "/", 2)[0]))
+			held = append(held, fmt.Sprintf("%s (%s, held by %s)", strings.Join(locks[i].hosts, ", "), locks[i].identity, holderName(holder)))
+			s.lockHolders = append(s.lockHolders, holderName(holder))
 		}
 	}
 	if len(held) > 0 {
 		s.blocked = &procedure.Failure{Reason: diracv1.ReasonHostLocked,
-			Message: fmt.Sprintf("Waiting for %d host(s) held by another intervention: %s", len(held), strings.Join(held, ", "))}
+			Message: fmt.Sprintf("Waiting for %d host(s) held by another intervention: %s", len(held), strings.Join(held, "; "))}
 		s.requeueAfter(backoff(5))
 	}
 	return ctrl.Result{}, nil
 }
 
-// leaseHolder returns the holder of a host's Lease, "" when it is free.
-func (r *VOBoxInterventionReconciler) leaseHolder(ctx context.Context, vbi *diracv1.VOBoxIntervention, host string) (string, error) {
-	key := types.NamespacedName{Namespace: vbi.Namespace, Name: leaseName(host)}
+// leaseHolder returns the holder of a Lease, "" when it is free.
+func (r *VOBoxInterventionReconciler) leaseHolder(ctx context.Context, name string) (string, error) {
+	key := types.NamespacedName{Namespace: r.LockNamespace, Name: name}
 	lease := &coordinationv1.Lease{}
 	if err := r.Get(ctx, key, lease); err != nil {
 		if apierrors.IsNotFound(err) {
@@ -130,9 +209,44 @@ func (r *VOBoxInterventionReconciler) leaseHolder(ctx context.Context, vbi *dira
 	return *lease.Spec.HolderIdentity, nil
 }
 
-// acquireLease creates the host's Lease for me, or returns its holder.
-func (r *VOBoxInterventionReconciler) acquireLease(ctx context.Context, vbi *diracv1.VOBoxIntervention, host, me string) (string, error) {
-	key := types.NamespacedName{Namespace: vbi.Namespace, Name: leaseName(host)}
+// dropStaleLease deletes a Lease whose holder is gone (an intervention
+// removed without its finalizer, e.g. by hand) and returns "", or returns
+// the holder when it still exists. The holder is read from the API server:
+// a cache that has not seen a new intervention yet must not free its hosts.
+func (r *VOBoxInterventionReconciler) dropStaleLease(ctx context.Context, name, holder string) (string, error) {
+	parts := strings.Split(holder, "/")
+	if len(parts) != 3 {
+		return holder, nil // not one of ours: never taken over
+	}
+	other := &diracv1.VOBoxIntervention{}
+	err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: parts[0], Name: parts[1]}, other)
+	switch {
+	case err == nil && string(other.UID) == parts[2]:
+		return holder, nil
+	case err != nil && !apierrors.IsNotFound(err):
+		return "", fmt.Errorf("failed to get the holder %s of Lease %s: %w", holderName(holder), name, err)
+	}
+	lease := &coordinationv1.Lease{}
+	key := types.NamespacedName{Namespace: r.LockNamespace, Name: name}
+	if err := r.APIReader.Get(ctx, key, lease); err != nil {
+		if apierrors.IsNotFound(err) {
+			return "", nil
+		}
+		return "", fmt.Errorf("failed to get Lease %s: %w", key, err)
+	}
+	if lease.Spec.HolderIdentity == nil || *lease.Spec.HolderIdentity != holder {
+		return "", nil // changed meanwhile: the next pass reads it again
+	}
+	if err := r.Delete(ctx, lease, client.Preconditions{UID: &lease.UID}); client.IgnoreNotFound(err) != nil {
+		return "", fmt.Errorf("failed to delete Lease %s of the gone intervention %s: %w", key, holderName(holder), err)
+	}
+	log.FromContext(ctx).Info("Deleted the Lease of a gone intervention", "lease", name, "holder", holder)
+	return "", nil
+}
+
+// acquireLease creates a machine's Lease for me, or returns its holder.
+func (r *VOBoxInterventionReconciler) acquireLease(ctx context.Context, l hostLock, me string) (string, error) {
+	key := types.NamespacedName{Namespace: r.LockNamespace, Name: l.lease}
 	lease := &coordinationv1.Lease{}
 	err := r.Get(ctx, key, lease)
 	if err == nil && lease.Spec.HolderIdentity != nil {
@@ -144,7 +258,8 @@ func (r *VOBoxInterventionReconciler) acquireLease(ctx context.Context, vbi *dir
 	now := metav1.NewMicroTime(r.Clock.Now())
 	lease = &coordinationv1.Lease{
 		ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name,
-			Labels: map[string]string{LeaseManagedByLabel: LeaseManagedByValue, LeaseHostLabel: host}},
+			Labels:      map[string]string{LeaseManagedByLabel: LeaseManagedByValue, LeaseHostLabel: hostid.Hash(l.identity)},
+			Annotations: map[string]string{LeaseHostAnnotation: l.identity}},
 		Spec: coordinationv1.LeaseSpec{HolderIdentity: &me, AcquireTime: &now},
 	}
 	if err := r.Create(ctx, lease); err != nil {
@@ -157,14 +272,15 @@ func (r *VOBoxInterventionReconciler) acquireLease(ctx context.Context, vbi *dir
 		}
 		return "", fmt.Errorf("failed to create Lease %s: %w", key, err)
 	}
-	log.FromContext(ctx).V(1).Info("Acquired host Lease", "host", host)
+	log.FromContext(ctx).V(1).Info("Acquired host Lease", "host", l.identity, "lease", l.lease)
 	return me, nil
 }
 
-// releaseLeasesWhenDone gives the hosts back once the intervention reached
-// its state.
+// releaseLeasesWhenDone gives the machines back once the intervention is
+// Up and complete: a Down intervention holds them through the reboot
+// window until its Up.
 func (r *VOBoxInterventionReconciler) releaseLeasesWhenDone(ctx context.Context, s *scope) (ctrl.Result, error) {
-	if !isComplete(s.vbi) {
+	if holdsLeases(s.vbi) {
 		return ctrl.Result{}, nil
 	}
 	return ctrl.Result{}, r.releaseLeases(ctx, s.vbi)
@@ -173,15 +289,21 @@ func (r *VOBoxInterventionReconciler) releaseLeasesWhenDone(ctx context.Context,
 // releaseLeases deletes the Leases this intervention holds.
 func (r *VOBoxInterventionReconciler) releaseLeases(ctx context.Context, vbi *diracv1.VOBoxIntervention) error {
 	me := holderIdentity(vbi)
-	return inParallel(len(vbi.Spec.Hosts), leaseParallelism, func(i int) error {
-		return r.releaseLease(ctx, vbi, vbi.Spec.Hosts[i].Name, me)
+	locks := hostLocks(vbi)
+	return inParallel(len(locks), leaseParallelism, func(i int) error {
+		// From the cache first: an Up intervention passes here at every
+		// drift check, and holds nothing by then.
+		if holder, err := r.leaseHolder(ctx, locks[i].lease); err != nil || holder != me {
+			return err
+		}
+		return r.releaseLease(ctx, locks[i].lease, me)
 	})
 }
 
-// releaseLease deletes a host's Lease if me holds it, as read from the API server.
-func (r *VOBoxInterventionReconciler) releaseLease(ctx context.Context, vbi *diracv1.VOBoxIntervention, host, me string) error {
+// releaseLease deletes a Lease if me holds it, as read from the API server.
+func (r *VOBoxInterventionReconciler) releaseLease(ctx context.Context, name, me string) error {
 	lease := &coordinationv1.Lease{}
-	key := types.NamespacedName{Namespace: vbi.Namespace, Name: leaseName(host)}
+	key := types.NamespacedName{Namespace: r.LockNamespace, Name: name}
 	if err := r.APIReader.Get(ctx, key, lease); err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil
@@ -197,6 +319,26 @@ func (r *VOBoxInterventionReconciler) releaseLease(ctx context.Context, vbi *dir
 	return nil
 }
 
+// heldByOthers returns the names of the hosts whose machine another
+// intervention holds now (from the cache): a complete Up intervention,
+// which holds nothing, checks none of them for drift.
+func (r *VOBoxInterventionReconciler) heldByOthers(ctx context.Context, vbi *diracv1.VOBoxIntervention) (map[string]bool, error) {
+	me := holderIdentity(vbi)
+	out := map[string]bool{}
+	for _, l := range hostLocks(vbi) {
+		holder, err := r.leaseHolder(ctx, l.lease)
+		if err != nil {
+			return nil, err
+		}
+		if holder != "" && holder != me {
+			for _, h := range l.hosts {
+				out[h] = true
+			}
+		}
+	}
+	return out, nil
+}
+
 // leaseParallelism bounds the Lease requests of one intervention in flight:
 // 200 hosts take four rounds. (At 16, the Lease creations of a 200-host
 // intervention took 3.1 s on a 2-core lab busy with the SSH handshakes
@@ -204,11 +346,25 @@ func (r *VOBoxInterventionReconciler) releaseLease(ctx context.Context, vbi *dir
 // queues what it cannot serve at once.)
 const leaseParallelism = 64
 
-// interventionsWaitingForLease enqueues the interventions of a Lease's
-// namespace that list its host, so a waiting one starts when it is released.
+// indexHostIDs registers hostIDIndex, so that a Lease's change finds the
+// interventions naming its machine in any namespace without listing every
+// intervention.
+func indexHostIDs(ctx context.Context, mgr ctrl.Manager) error {
+	return mgr.GetFieldIndexer().IndexField(ctx, &diracv1.VOBoxIntervention{}, hostIDIndex, func(o client.Object) []string {
+		vbi, ok := o.(*diracv1.VOBoxIntervention)
+		if !ok {
+			return nil
+		}
+		return hostIDs(vbi)
+	})
+}
+
+// interventionsWaitingForLease enqueues the interventions, in any
+// namespace, that name a Lease's machine, so a waiting one starts when it
+// is released.
 func (r *VOBoxInterventionReconciler) interventionsWaitingForLease(ctx context.Context, o client.Object) []reconcile.Request {
-	host := o.GetLabels()[LeaseHostLabel]
-	if host == "" {
+	id := o.GetLabels()[LeaseHostLabel]
+	if id == "" || o.GetNamespace() != r.LockNamespace {
 		return nil
 	}
 	// The holder took or gave the Lease itself, in a pass that already
@@ -218,17 +374,14 @@ func (r *VOBoxInterventionReconciler) interventionsWaitingForLease(ctx context.C
 		holder = *l.Spec.HolderIdentity
 	}
 	list := &diracv1.VOBoxInterventionList{}
-	if err := r.List(ctx, list, client.InNamespace(o.GetNamespace())); err != nil {
+	if err := r.List(ctx, list, client.MatchingFields{hostIDIndex: id}); err != nil {
 		log.FromContext(ctx).Error(err, "Failed to list interventions for a Lease", "lease", klog.KObj(o))
 		return nil
 	}
 	var reqs []reconcile.Request
-	for _, v := range list.Items {
-		if holderIdentity(&v) == holder {
-			continue
-		}
-		if slices.ContainsFunc(v.Spec.Hosts, func(h diracv1.HostSpec) bool { return h.Name == host }) {
-			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&v)})
+	for i := range list.Items {
+		if holderIdentity(&list.Items[i]) != holder {
+			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
 		}
 	}
 	return reqs

@@ -53,6 +53,8 @@ type hostContext struct {
 	status *diracv1.HostStatus
 	target remote.Target
 	log    logr.Logger
+	// bootID is the boot id this pass's last probe of the host saw (boot.go).
+	bootID string
 	// firstLook is the preflight's probe of the host, taken in this pass:
 	// the first look of the host's first tier, instead of a probe of its
 	// own. Decisions on it are verified by the probe that follows them.

@@ -95,6 +95,7 @@ func deriveStatus(s *scope) {
 			diracv1.ReasonHostLocked:       "Waiting for the hosts' Leases",
 			diracv1.ReasonWaitingForWindow: "Waiting for the schedule",
 			diracv1.ReasonAwaitingApproval: "Waiting for an approval",
+			diracv1.ReasonWaitingForReboot: "Waiting for the hosts to boot again",
 		}[s.blocked.Reason]
 		set(diracv1.StalledCondition, metav1.ConditionFalse, diracv1.ReasonProgressing, firstNonEmpty(waiting, "Waiting: "+s.blocked.Reason))
 		st.Phase = diracv1.PhasePending

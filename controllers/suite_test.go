@@ -77,6 +77,8 @@ type harness struct {
 	ns  string
 	sim *hostsim.Cluster
 	rec *VOBoxInterventionReconciler
+	// others are more namespaces the manager watches (newHarnessNamespaces).
+	others []string
 }
 
 // newHarness creates a namespace with the SSH Secret "ssh" and starts a
@@ -103,12 +105,16 @@ func (h *harness) startManager() {
 	t := h.t
 	t.Helper()
 	managed := labels.SelectorFromSet(labels.Set{LeaseManagedByLabel: LeaseManagedByValue})
+	namespaces := map[string]cache.Config{h.ns: {}}
+	for _, ns := range h.others {
+		namespaces[ns] = cache.Config{}
+	}
 	mgr, err := ctrl.NewManager(testCfg, ctrl.Options{
 		Scheme:                 testScheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
 		Cache: cache.Options{
-			DefaultNamespaces: map[string]cache.Config{h.ns: {}},
+			DefaultNamespaces: namespaces,
 			ByObject:          map[client.Object]cache.ByObject{&coordinationv1.Lease{}: {Label: managed}},
 		},
 		Controller: config.Controller{SkipNameValidation: ptr.To(true)},

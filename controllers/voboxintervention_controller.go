@@ -128,9 +128,11 @@ func (r *VOBoxInterventionReconciler) reconcileNormal(ctx context.Context, s *sc
 		r.loadCredentials,
 		r.checkSchedule,
 		r.resolveHosts,
+		r.acquireLeases, // before any connection: a held machine sees nothing from us
 		r.connectAhead,
-		r.acquireLeases,
+		r.waitForReboot,
 		r.runTiers,
+		r.recordBoots,
 		r.releaseLeasesWhenDone,
 	}
 	for _, step := range steps {
@@ -164,6 +166,8 @@ func (r *VOBoxInterventionReconciler) observeGeneration(ctx context.Context, s *
 				// A new Down records afresh what it parks; the on-host
 				// manifest of an unfinished Up still holds the old record.
 				hs.SavedComponents, hs.ExcludedComponents = nil, nil
+				// And the boot it ends in (boot.go).
+				hs.BootID, hs.Rebooted = "", false
 			}
 			hs.CompletedTiers, hs.WaitingSince, hs.Attempts, hs.Findings, hs.KilledComponents = nil, nil, 0, nil, nil
 			clearFailed(hs)
@@ -363,6 +367,9 @@ func (r *VOBoxInterventionReconciler) SetupWithManager(ctx context.Context, mgr 
 	if r.Recorder == nil {
 		return errors.New("VOBoxInterventionReconciler needs a Recorder")
 	}
+	if r.LockNamespace == "" {
+		return errors.New("VOBoxInterventionReconciler needs a LockNamespace for the hosts' Leases")
+	}
 	if r.Clock == nil {
 		r.Clock = clock.RealClock{}
 	}
@@ -371,6 +378,9 @@ func (r *VOBoxInterventionReconciler) SetupWithManager(ctx context.Context, mgr 
 	}
 	if r.APIReader == nil {
 		r.APIReader = mgr.GetAPIReader()
+	}
+	if err := indexHostIDs(ctx, mgr); err != nil {
+		return fmt.Errorf("failed to index interventions by host: %w", err)
 	}
 	// Our own status writes do not change the generation: they must not
 	// trigger a pass. Deletion and finalizer changes must.

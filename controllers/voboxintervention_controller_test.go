@@ -24,6 +24,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	diracv1 "github.com/vobox-operator/vobox-operator/api/v1alpha1"
+	"github.com/vobox-operator/vobox-operator/internal/hostid"
 	"github.com/vobox-operator/vobox-operator/internal/hostsim"
 	"github.com/vobox-operator/vobox-operator/internal/remote"
 )
@@ -170,6 +171,18 @@ func wantConditions(t *testing.T, vbi *diracv1.VOBoxIntervention, want map[strin
 	}
 }
 
+// leaseOf is the Lease of a simulated host (its name is its address, on port 22).
+func leaseOf(host string) string { return hostid.LeaseName(hostid.Identity(host, 22)) }
+
+// wantLeases is every host's Lease held by vbi.
+func wantLeases(vbi *diracv1.VOBoxIntervention, hosts ...diracv1.HostSpec) map[string]string {
+	out := map[string]string{}
+	for _, hs := range hosts {
+		out[leaseOf(hs.Name)] = holderIdentity(vbi)
+	}
+	return out
+}
+
 func (h *harness) leases() map[string]string {
 	h.t.Helper()
 	list := &coordinationv1.LeaseList{}
@@ -300,8 +313,9 @@ func TestDownThenUp(t *testing.T) {
 			t.Errorf("host %s is not in maintenance", name)
 		}
 	}
-	if got := h.leases(); len(got) != 0 {
-		t.Errorf("Leases left after Down: %v", got)
+	// The machines stay locked from Down to Up: through the reboot window.
+	if got, want := h.leases(), wantLeases(vbi, hosts...); !maps.Equal(got, want) {
+		t.Errorf("Leases after Down = %v, want %v", got, want)
 	}
 	checkDownOrder(t, sim.Events(t))
 
@@ -695,14 +709,14 @@ func TestHostLocked(t *testing.T) {
 				hs := hostStatusOf(v, "b")
 				return hs.LastStep != nil && hs.LastStep.Name == "StopComponents"
 			})
-			if got := h.leases(); got[leaseName("a")] != holderIdentity(first) || got[leaseName("b")] != holderIdentity(first) {
+			if got := h.leases(); got[leaseOf("a")] != holderIdentity(first) || got[leaseOf("b")] != holderIdentity(first) {
 				t.Fatalf("Leases = %v, want a and b held by first", got)
 			}
 
 			h.create(h.intervention("second", diracv1.StateDown, hostSpec("b", diracv1.RoleServices), hostSpec("c", diracv1.RoleServices)))
 			second := h.waitCondition("second", diracv1.ReadyCondition, metav1.ConditionFalse, diracv1.ReasonHostLocked, waitShort)
 			ready := meta.FindStatusCondition(second.Status.Conditions, diracv1.ReadyCondition)
-			if !strings.Contains(ready.Message, "b (held by first)") {
+			if !strings.Contains(ready.Message, "b (b:22, held by "+h.ns+"/first)") {
 				t.Errorf("Ready message %q does not name the holder", ready.Message)
 			}
 			wantConditions(t, second, map[string][2]string{
@@ -720,7 +734,17 @@ func TestHostLocked(t *testing.T) {
 			sim.Hosts["b"].SetFault(t, "WorkloadManagement_JobMonitoring", "")
 			switch release {
 			case "first completes":
+				// first's Down done, b is still first's until first is Up:
+				// second waits through the reboot window, runs nothing.
 				h.waitReady("first", diracv1.StateDown, waitLong)
+				bCommands, cCommands := sim.Hosts["b"].Commands.Load(), sim.Hosts["c"].Commands.Load()
+				time.Sleep(2 * time.Second)
+				h.waitCondition("second", diracv1.ReadyCondition, metav1.ConditionFalse, diracv1.ReasonHostLocked, waitShort)
+				if b, c := sim.Hosts["b"].Commands.Load()-bCommands, sim.Hosts["c"].Commands.Load()-cCommands; b != 0 || c != 0 {
+					t.Errorf("%d commands on b and %d on c while first held b after its Down", b, c)
+				}
+				h.update("first", func(v *diracv1.VOBoxIntervention) { v.Spec.State = diracv1.StateUp })
+				h.waitReady("first", diracv1.StateUp, waitLong)
 			case "first deleted":
 				aCommands := sim.Hosts["a"].Commands.Load()
 				if err := k8sClient.Delete(context.Background(), first); err != nil {
@@ -735,8 +759,9 @@ func TestHostLocked(t *testing.T) {
 			if got := sim.Hosts["c"].Links(t, "startup"); len(got) != 0 {
 				t.Errorf("c not parked: %v", got)
 			}
-			if got := h.leases(); len(got) != 0 {
-				t.Errorf("Leases left: %v", got)
+			// first's are gone; second holds b and c until its Up.
+			if got, want := h.leases(), map[string]string{leaseOf("b"): holderIdentity(second), leaseOf("c"): holderIdentity(second)}; !maps.Equal(got, want) {
+				t.Errorf("Leases = %v, want %v", got, want)
 			}
 		})
 	}
@@ -749,10 +774,10 @@ func TestHostLockedOrdering(t *testing.T) {
 	sim := lockTopology(t)
 	h := newHarness(t, sim)
 	// Someone else holds a.
-	other := "other/0000"
+	other := "other"
 	lease := &coordinationv1.Lease{
-		ObjectMeta: metav1.ObjectMeta{Namespace: h.ns, Name: leaseName("a"),
-			Labels: map[string]string{LeaseManagedByLabel: LeaseManagedByValue, LeaseHostLabel: "a"}},
+		ObjectMeta: metav1.ObjectMeta{Namespace: h.ns, Name: leaseOf("a"),
+			Labels: map[string]string{LeaseManagedByLabel: LeaseManagedByValue, LeaseHostLabel: hostid.Hash(hostid.Identity("a", 22))}},
 		Spec: coordinationv1.LeaseSpec{HolderIdentity: &other},
 	}
 	if err := k8sClient.Create(context.Background(), lease); err != nil {
@@ -763,7 +788,9 @@ func TestHostLockedOrdering(t *testing.T) {
 	// second needs b only (and c): first, waiting, must not keep it.
 	h.create(h.intervention("second", diracv1.StateDown, hostSpec("b", diracv1.RoleServices), hostSpec("c", diracv1.RoleServices)))
 	h.waitReady("second", diracv1.StateDown, waitLong)
-	// Then a is released and first goes.
+	// second holds b until its Up; then a is released and first goes.
+	h.update("second", func(v *diracv1.VOBoxIntervention) { v.Spec.State = diracv1.StateUp })
+	h.waitReady("second", diracv1.StateUp, waitLong)
 	if err := k8sClient.Delete(context.Background(), lease); err != nil {
 		t.Fatal(err)
 	}
@@ -1008,7 +1035,7 @@ func TestReconcileDeleteRunsNothing(t *testing.T) {
 		t.Fatalf("intervention not being deleted: %v", err)
 	}
 	var ran atomic.Int32
-	r := &VOBoxInterventionReconciler{Client: k8sClient, APIReader: k8sClient, Recorder: events.NewFakeRecorder(10),
+	r := &VOBoxInterventionReconciler{Client: k8sClient, APIReader: k8sClient, Recorder: events.NewFakeRecorder(10), LockNamespace: ns.Name,
 		Executor: &remote.Fake{RunFunc: func(context.Context, remote.Target, remote.Command) (remote.Result, error) {
 			ran.Add(1)
 			return remote.Result{}, nil

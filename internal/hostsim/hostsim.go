@@ -8,6 +8,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"os"
@@ -34,6 +35,10 @@ import (
 
 // Root is the fake absolute prefix of every path the intervention names.
 const Root = "/vbsim"
+
+// BootIDPath is the kernel's boot id; a simulated host reads its own
+// (state/boot_id), new at every Reboot.
+const BootIDPath = "/proc/sys/kernel/random/boot_id"
 
 // The paths of a simulated host, as the intervention names them.
 const (
@@ -241,10 +246,75 @@ func NewHost(t testing.TB, name string, db bool, comps ...Component) *Host {
 		must(os.WriteFile(h.Path("mysql", "log", "ib_logfile0"), []byte("journal"), 0o644))
 		must(os.WriteFile(h.Path("state", "mysqld.running"), nil, 0o644))
 	}
+	must(h.newBootID())
 	for _, c := range comps {
 		h.AddComponent(t, c)
 	}
 	return h
+}
+
+// newBootID gives the host a new boot id.
+func (h *Host) newBootID() error {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		return err
+	}
+	id := fmt.Sprintf("%x-%x-%x-%x-%x\n", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+	return os.WriteFile(h.Path("state", "boot_id"), []byte(id), 0o644)
+}
+
+// BootID returns the host's current boot id.
+func (h *Host) BootID(t testing.TB) string {
+	t.Helper()
+	b, err := os.ReadFile(h.Path("state", "boot_id"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// Reboot power-cycles the host: a new boot id; every runsv starts afresh,
+// so every link in startup runs again (unless its service has a down
+// file) and the others are unsupervised; mysqld comes back, as a boot
+// starts it.
+func (h *Host) Reboot(t testing.TB) {
+	t.Helper()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if err := h.newBootID(); err != nil {
+		t.Fatal(err)
+	}
+	dirs, _ := filepath.Glob(h.Path("dirac", "runit", "*", "*"))
+	for _, d := range dirs {
+		_ = os.RemoveAll(filepath.Join(d, "supervise"))
+		_ = os.Remove(filepath.Join(d, "supervise-pending"))
+	}
+	env := append(os.Environ(), "PATH="+h.Path("bin")+":"+os.Getenv("PATH"), "SIM_DIR="+h.dir)
+	for name, target := range h.Links(t, "startup") {
+		d := filepath.Join(h.Path("dirac", "startup"), target)
+		if filepath.IsAbs(target) {
+			d = strings.Replace(target, Root+"/", h.dir+"/", 1)
+		}
+		if err := os.MkdirAll(filepath.Join(d, "supervise"), 0o755); err != nil {
+			t.Fatalf("sim host %s: %s: %v", h.name, name, err)
+		}
+		if _, err := os.Stat(filepath.Join(d, "down")); err == nil {
+			_ = os.WriteFile(filepath.Join(d, "supervise", "stat"), []byte("down\n"), 0o644)
+			_ = os.WriteFile(filepath.Join(d, "supervise", "since"), []byte(fmt.Sprintf("%d\n", time.Now().Unix())), 0o644)
+			continue
+		}
+		start := exec.Command(h.Path("bin", "sim-start"), d)
+		start.Env = env
+		if out, err := start.CombinedOutput(); err != nil {
+			t.Fatalf("sim host %s: starting %s at boot: %v: %s", h.name, name, err, out)
+		}
+	}
+	if h.DB {
+		_ = os.Remove(h.Path("state", "mysqld.starting"))
+		if err := os.WriteFile(h.Path("state", "mysqld.running"), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // AddComponent installs a component, running (or down) for 100 seconds, with
@@ -320,7 +390,7 @@ func (h *Host) Run(ctx context.Context, cmd remote.Command) (remote.Result, erro
 	}
 	argv := make([]string, len(cmd))
 	for i, a := range cmd {
-		argv[i] = strings.ReplaceAll(a, Root+"/", h.dir+"/")
+		argv[i] = strings.ReplaceAll(strings.ReplaceAll(a, Root+"/", h.dir+"/"), BootIDPath, h.Path("state", "boot_id"))
 	}
 	if argv[0] == "sh" && h.Shell != "" {
 		argv[0] = h.Shell
