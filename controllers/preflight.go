@@ -12,9 +12,11 @@ import (
 
 // preflight probes every host before the first tier of a Down plan and
 // holds the plan while a host cannot take part: unreachable, a host key or
-// login refused, no DIRAC root, no mysql.server on a Database host, an
-// InnoDB journal in the way, or a startup-save that already holds a
-// different link of a name to park. It only reads, so bad input found here
+// login refused, no DIRAC root, no mysql.server on a Database host (without
+// spec.database.service), an InnoDB journal in the way, no runit tools
+// (RunitToolsMissing) or a link whose state cannot be read on a host that
+// parks links, or a startup-save that already holds a different link of a
+// name to park. It only reads, so bad input found here
 // changes nothing on any host; without it the maintenance tier would have
 // run everywhere, and the agents and services been stopped, before a
 // database host's missing mysql.server showed. Under Continue, the hosts
@@ -71,7 +73,10 @@ func (r *VOBoxInterventionReconciler) preflightHost(ctx context.Context, s *scop
 	probeTier := &procedure.Tier{Action: procedure.ActionStopAgents}
 	if slices.Contains(h.Roles, diracv1.RoleDatabase) {
 		probeTier = &procedure.Tier{Action: procedure.ActionStopDatabase}
-		in.MysqlServer = spec.Layout.MysqlServer
+		in.MysqlServer, in.Service = spec.Layout.MysqlServer, procedure.DatabaseServiceFor(spec, name)
+		if in.Service != nil {
+			in.MysqlServer = ""
+		}
 		in.JournalFrom, in.JournalTo = procedure.JournalMove(spec, name)
 	}
 	p, err := r.probe(ctx, s, probeTier, hc, nil, nil)

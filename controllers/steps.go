@@ -189,7 +189,7 @@ func (h *hostStep) flush(ctx context.Context) error {
 func (h *hostStep) fail(ctx context.Context, d procedure.Decision) hostOutcome {
 	if len(d.Scan) > 0 {
 		spec := &h.s.vbi.Spec
-		op := procedure.CheckLogs(spec.Layout.DiracRoot, spec.Checks.ErrorPatterns, d.Scan)
+		op := procedure.CheckLogs(spec.Layout.DiracRoot, procedure.LogCheck{Levels: spec.Checks.ErrorLevels, Patterns: spec.Checks.ErrorPatterns}, d.Scan)
 		if findings, err := h.r.scanLogs(ctx, h.s, h.hc, op); err == nil && len(findings) > 0 {
 			h.hc.status.Findings = findings
 			d.Fail.Message += "; log: " + strings.Join(findings, " | ")
@@ -209,7 +209,7 @@ func (h *hostStep) scan(ctx context.Context, op procedure.Op, p *procedure.Probe
 	if len(findings) > 0 {
 		h.hc.status.Findings = findings
 		return &procedure.Failure{Reason: diracv1.ReasonErrorsInLog, Terminal: true,
-			Message: fmt.Sprintf("host %s: %d log line(s) match errorPatterns: %s", h.hc.name, len(findings), strings.Join(findings, " | "))}
+			Message: fmt.Sprintf("host %s: %d log line(s) at spec.checks.errorLevels or matching errorPatterns: %s", h.hc.name, len(findings), strings.Join(findings, " | "))}
 	}
 	h.known = p
 	return nil
@@ -274,7 +274,8 @@ func (r *VOBoxInterventionReconciler) decide(s *scope, tier *procedure.Tier, hc 
 		StopRequested: !st.stopRequestedAt.IsZero() || ranInThisStep(hs, procedure.OpStopComponents, procedure.OpKillComponents),
 		Elapsed:       elapsed, StopTimeout: spec.Strategy.StopTimeout.Duration, StepTimeout: spec.Strategy.StepTimeout.Duration,
 		Uptime: spec.Checks.ComponentUptime.Duration, SavedInStatus: hs.SavedComponents, Scanned: st.scanned,
-		Patterns: spec.Checks.ErrorPatterns, ScanFrom: startedAt(s.vbi),
+		Patterns: spec.Checks.ErrorPatterns, Levels: spec.Checks.ErrorLevels, ScanFrom: startedAt(s.vbi),
+		StartFirst: spec.Checks.StartFirst, StartLast: spec.Checks.StartLast,
 	}
 	// stopTimeout counts from the last stop (or kill) request, not from the
 	// step's start: recording the manifest may take a while on a busy host.
@@ -288,7 +289,8 @@ func (r *VOBoxInterventionReconciler) decide(s *scope, tier *procedure.Tier, hc 
 			in.Elapsed = r.Clock.Now().Sub(hs.LastStep.StartedAt.Add(time.Second))
 		}
 	}
-	db := procedure.DatabaseInput{Host: hc.name, Root: spec.Layout.DiracRoot, MysqlServer: spec.Layout.MysqlServer, Elapsed: elapsed,
+	db := procedure.DatabaseInput{Host: hc.name, Root: spec.Layout.DiracRoot, MysqlServer: spec.Layout.MysqlServer,
+		Service: procedure.DatabaseServiceFor(spec, hc.name), Elapsed: elapsed,
 		StepTimeout: spec.Strategy.StepTimeout.Duration, Tried: st.tried}
 	// A start or stop sent in an earlier pass of this step is waited for,
 	// not sent again.
@@ -356,9 +358,13 @@ func (r *VOBoxInterventionReconciler) runMaintenance(ctx context.Context, s *sco
 // session) and a wait there for until (when not nil).
 func (r *VOBoxInterventionReconciler) probe(ctx context.Context, s *scope, tier *procedure.Tier, hc *hostContext, queued []procedure.Op, until *procedure.Wait) (*procedure.Probe, error) {
 	spec := &s.vbi.Spec
-	args := procedure.ProbeArgs{Root: spec.Layout.DiracRoot, Manifest: procedure.ManifestName(string(s.vbi.UID))}
+	args := procedure.ProbeArgs{Root: spec.Layout.DiracRoot, Manifest: procedure.ManifestName(string(s.vbi.UID)), RunitBin: spec.Layout.RunitBin}
 	if tier.Action == procedure.ActionStopDatabase || tier.Action == procedure.ActionStartDatabase {
 		args.MysqlServer = spec.Layout.MysqlServer
+		if svc := procedure.DatabaseServiceFor(spec, hc.name); svc != nil {
+			// A system database: asked whether it answers, no mysql.server.
+			args.MysqlServer, args.Ready = "", svc.Ready
+		}
 		args.JournalFrom, args.JournalTo = procedure.JournalMove(spec, hc.name)
 	}
 	tick := hostPollTick(len(tier.Hosts))

@@ -573,7 +573,7 @@ func wantDefaults(t *testing.T, got *v1.VOBoxIntervention) {
 	check("spec.database.innodbLog", s.Database.InnodbLog, (*v1.InnodbLogSpec)(nil))
 	check("spec.checks.settleDelay", s.Checks.SettleDelay.Duration, 60*time.Second)
 	check("spec.checks.componentUptime", s.Checks.ComponentUptime.Duration, 10*time.Second)
-	check("spec.checks.errorPatterns", s.Checks.ErrorPatterns, []string{" ERROR: ", " FATAL: ", "Traceback"})
+	check("spec.checks.errorPatterns", s.Checks.ErrorPatterns, []string{"Traceback"})
 	check("spec.strategy.maxParallel", s.Strategy.MaxParallel, int32(0))
 	check("spec.strategy.failurePolicy", s.Strategy.FailurePolicy, v1.FailurePolicyHalt)
 	check("spec.strategy.stepTimeout", s.Strategy.StepTimeout.Duration, 5*time.Minute)

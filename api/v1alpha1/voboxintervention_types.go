@@ -473,10 +473,13 @@ type ChecksSpec struct {
 	// +kubebuilder:validation:XValidation:rule="duration(self) <= duration('1h')",message="spec.checks.componentUptime must be at most 1h"
 	ComponentUptime metav1.Duration `json:"componentUptime,omitzero"`
 
-	// ErrorPatterns are substrings that, found in a component's log/current
-	// lines written since it started, fail its check.
+	// ErrorPatterns are substrings that, found in the message of a log line
+	// a component wrote since it started (what follows its level, or a whole
+	// continuation line such as a traceback's), fail its check. The level
+	// itself is errorLevels' business: a NOTICE line whose message holds
+	// "ERROR:" (DIRAC's RequestHandler reporting an RPC's error) does not fail.
 	// +optional
-	// +kubebuilder:default={" ERROR: "," FATAL: ","Traceback"}
+	// +kubebuilder:default={"Traceback"}
 	// +kubebuilder:validation:MaxItems=16
 	// +kubebuilder:validation:items:MinLength=1
 	// +kubebuilder:validation:items:MaxLength=128

@@ -221,7 +221,7 @@ func TestPlanOfTheSample(t *testing.T) {
 		for _, h := range tc.hosts {
 			lines := tc.tier.lines[h]
 			want := map[string]string{
-				"Probe":          "vobox-probe /opt/dirac " + manifest + " '' '' ''",
+				"Probe":          "vobox-probe /opt/dirac " + manifest + " '' '' '' '' 0",
 				"RecordManifest": "vobox-manifest /opt/dirac/startup-save " + manifest + " MANIFEST",
 				"StopComponents": "runsvctrl d /opt/dirac/startup/LINK...",
 				"KillComponents": "runsvctrl k /opt/dirac/startup/LINK...",
@@ -280,7 +280,7 @@ func TestPlanOfTheSample(t *testing.T) {
 	for _, want := range map[string]string{
 		"RestoreLinks":    "vobox-restore /opt/dirac/startup-save /opt/dirac/startup LINK...",
 		"StartComponents": "runsvctrl u /opt/dirac/startup/LINK...",
-		"CheckLogs":       "vobox-logscan /opt/dirac 3 ' ERROR: ' ' FATAL: ' Traceback LINK SINCE...",
+		"CheckLogs":       "vobox-logscan /opt/dirac 2 ERROR FATAL 1 Traceback LINK SINCE...",
 		"RemoveManifest":  "rm -f -- /opt/dirac/startup-save/" + manifest,
 	} {
 		if !slices.ContainsFunc(tiers[3].lines["volhcb20"], func(l string) bool { return strings.HasSuffix(l, " "+want) }) {

@@ -1,6 +1,7 @@
 package procedure
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"path"
@@ -109,8 +110,13 @@ type ComponentsInput struct {
 	SavedInStatus []string
 	// Scanned is true once the logs were scanned clean.
 	Scanned bool
-	// Patterns are the error patterns a log scan looks for.
+	// Patterns are the error patterns a log scan looks for in a message.
 	Patterns []string
+	// Levels are the DIRAC log levels that fail a log scan.
+	Levels []string
+	// StartFirst and StartLast are link name patterns (path.Match globs)
+	// started first, each up for Uptime before the rest, and last.
+	StartFirst, StartLast []string
 	// ScanFrom is when this procedure started: log lines older than that
 	// belong to an earlier life of a component and are not scanned.
 	ScanFrom time.Time
@@ -128,6 +134,9 @@ const PollInterval = 250 * time.Millisecond
 // stopTimeout), move without overwriting, verify.
 func DecideStop(p *Probe, in ComponentsInput) Decision {
 	if f := checkRoot(p, in.Host, in.Root); f != nil {
+		return Decision{Fail: f}
+	}
+	if f := checkRunit(p, in.Host, slices.Sorted(maps.Keys(p.Startup))); f != nil {
 		return Decision{Fail: f}
 	}
 	startup, save := path.Join(in.Root, "startup"), path.Join(in.Root, "startup-save")
@@ -180,10 +189,10 @@ func DecideStop(p *Probe, in ComponentsInput) Decision {
 	}
 	switch {
 	case len(notAsked) > 0:
-		return Decision{Op: ptr(StopComponents(startup, notAsked)), Warning: warning,
+		return Decision{Op: ptr(StopComponents(p.Runit, startup, notAsked)), Warning: warning,
 			Then: &Wait{Links: running, For: in.StopTimeout}}
 	case len(running) > 0 && in.Elapsed >= in.StopTimeout:
-		return Decision{Op: ptr(KillComponents(startup, running)), Warning: warning, Killed: running,
+		return Decision{Op: ptr(KillComponents(p.Runit, startup, running)), Warning: warning, Killed: running,
 			Then: &Wait{Links: running, For: in.StopTimeout}}
 	case len(running) > 0:
 		return Decision{Wait: PollInterval, Warning: warning,
@@ -251,12 +260,16 @@ func MissingExcludes(m *Manifest, exclude []string, host string) string {
 
 // DecideStart restores the links this intervention parked for the tier's
 // classes (never clobbering startup), waits until each stays up for
-// componentUptime, then asks for a log scan.
+// componentUptime, then asks for a log scan. It goes in the order DIRAC's
+// own restart does: the links matching StartFirst (the Configuration
+// Server, which the others ask for their configuration) restored and up
+// for componentUptime first, then the rest, then those matching StartLast
+// (the SystemAdministrator). An agent's stop_agent left behind by a kill is
+// removed before its link is restored.
 func DecideStart(p *Probe, in ComponentsInput) Decision {
 	if f := checkRoot(p, in.Host, in.Root); f != nil {
 		return Decision{Fail: f}
 	}
-	startup, save := path.Join(in.Root, "startup"), path.Join(in.Root, "startup-save")
 	if p.Manifest == nil {
 		// Nothing recorded on the host: either this intervention never parked
 		// anything here, or the last start tier already finished and removed
@@ -269,20 +282,63 @@ func DecideStart(p *Probe, in ComponentsInput) Decision {
 		}
 		return Decision{Done: true}
 	}
-	var restore, duplicates, wake, starting, restoreUp []string
-	var wait, rest time.Duration
-	allRun := true
-	var scan []ScanItem
+	var groups [3][]ManifestEntry
 	for _, e := range p.Manifest.Entries {
 		if e.Excluded || !slices.Contains(in.Classes, e.Class) {
 			continue
 		}
+		g := startGroup(e.Name, in.StartFirst, in.StartLast)
+		groups[g] = append(groups[g], e)
+	}
+	var scan []ScanItem
+	for _, g := range groups {
+		d, done := decideStartGroup(p, in, g)
+		scan = append(scan, d.Scan...)
+		if !done {
+			if d.Fail != nil && d.Fail.Reason == diracv1.ReasonComponentNotUp {
+				d.Scan = scan // the logs of what runs explain what does not
+			}
+			return d
+		}
+	}
+	if !in.Scanned && len(scan) > 0 {
+		return Decision{Op: ptr(CheckLogs(in.Root, LogCheck{Levels: in.Levels, Patterns: in.Patterns}, scan)), Scan: scan}
+	}
+	return Decision{Done: true}
+}
+
+// startGroup is 0 for a link started first, 2 for one started last, 1
+// for the others.
+func startGroup(name string, first, last []string) int {
+	match := func(patterns []string) bool {
+		return slices.ContainsFunc(patterns, func(p string) bool { ok, _ := path.Match(p, name); return ok })
+	}
+	switch {
+	case match(first):
+		return 0
+	case match(last):
+		return 2
+	}
+	return 1
+}
+
+// decideStartGroup is DecideStart for one group of entries: its decision,
+// and whether the group is done (every link restored and up for Uptime;
+// its log scan items in the decision's Scan).
+func decideStartGroup(p *Probe, in ComponentsInput, entries []ManifestEntry) (Decision, bool) {
+	startup, save := path.Join(in.Root, "startup"), path.Join(in.Root, "startup-save")
+	var restore, duplicates, wake, starting, restoreUp, unknown []string
+	var stopFiles []ManifestEntry
+	var wait, rest time.Duration
+	allRun := true
+	var scan []ScanItem
+	for _, e := range entries {
 		cur, inStartup := p.Startup[e.Name]
 		parked, inSave := p.Save[e.Name]
 		switch {
 		case inStartup && inSave && cur != parked:
 			return Decision{Fail: &Failure{Reason: diracv1.ReasonStartupConflict, Terminal: true,
-				Message: fmt.Sprintf("host %s: startup/%s points to %s, the parked link to %s; nothing was moved", in.Host, e.Name, cur, parked)}}
+				Message: fmt.Sprintf("host %s: startup/%s points to %s, the parked link to %s; nothing was moved", in.Host, e.Name, cur, parked)}}, false
 		case inStartup && inSave:
 			duplicates = append(duplicates, e.Name)
 			continue
@@ -290,17 +346,22 @@ func DecideStart(p *Probe, in ComponentsInput) Decision {
 			restore = append(restore, e.Name)
 			if e.WasUp {
 				restoreUp = append(restoreUp, e.Name)
+				if e.Class == ClassAgent {
+					stopFiles = append(stopFiles, e)
+				}
 			}
 			continue
 		case !inStartup:
 			return Decision{Fail: &Failure{Reason: diracv1.ReasonLinkMissing, Terminal: true,
-				Message: fmt.Sprintf("host %s: parked link %s is in neither startup nor startup-save", in.Host, e.Name)}}
+				Message: fmt.Sprintf("host %s: parked link %s is in neither startup nor startup-save", in.Host, e.Name)}}, false
 		}
 		if !e.WasUp {
 			continue // it was down before the intervention: not ours to start
 		}
 		st := p.State[e.Name]
 		switch {
+		case st.Unknown:
+			unknown = append(unknown, e.Name)
 		case !st.Supervised:
 			starting = append(starting, e.Name) // runsvdir picks links up within 5s
 			wait, allRun = max(wait, PollInterval), false
@@ -320,6 +381,9 @@ func DecideStart(p *Probe, in ComponentsInput) Decision {
 			scan = append(scan, ScanItem{Link: e.Name, Since: since})
 		}
 	}
+	if f := checkRunit(p, in.Host, unknown); f != nil {
+		return Decision{Fail: f}, false
+	}
 	// After a restore or a wake, the host waits for what it set off: runsvdir
 	// picking the links up, then componentUptime.
 	then := func(links []string) *Wait {
@@ -329,15 +393,19 @@ func DecideStart(p *Probe, in ComponentsInput) Decision {
 		return &Wait{Up: true, Links: links, Settle: in.Uptime, Rest: in.Uptime, For: in.StepTimeout - in.Elapsed}
 	}
 	switch {
+	case len(restore) > 0 && len(stopFiles) > 0:
+		// An agent killed after stopTimeout never read the stop_agent its
+		// stop left: restored with it, it would exit at once, and again.
+		return Decision{Op: ptr(RemoveStopAgentFiles(in.Root, stopFiles)), Next: ptr(RestoreLinks(save, startup, restore)), Then: then(restoreUp)}, false
 	case len(restore) > 0:
-		return Decision{Op: ptr(RestoreLinks(save, startup, restore)), Then: then(restoreUp)}
+		return Decision{Op: ptr(RestoreLinks(save, startup, restore)), Then: then(restoreUp)}, false
 	case len(duplicates) > 0:
-		return Decision{Op: ptr(DropDuplicateLinks(save, duplicates))}
+		return Decision{Op: ptr(DropDuplicateLinks(save, duplicates))}, false
 	case len(wake) > 0:
-		return Decision{Op: ptr(StartComponents(startup, wake)), Then: then(wake)}
+		return Decision{Op: ptr(StartComponents(p.Runit, startup, wake)), Then: then(wake)}, false
 	case len(starting) > 0 && in.Elapsed >= in.StepTimeout:
 		return Decision{Scan: scan, Fail: &Failure{Reason: diracv1.ReasonComponentNotUp,
-			Message: fmt.Sprintf("host %s: not up for %s within %s: %s", in.Host, in.Uptime, in.StepTimeout, strings.Join(starting, ", "))}}
+			Message: fmt.Sprintf("host %s: not up for %s within %s: %s", in.Host, in.Uptime, in.StepTimeout, strings.Join(starting, ", "))}}, false
 	case len(starting) > 0:
 		if !allRun {
 			// It may start before the wait begins: all would run at the
@@ -345,11 +413,9 @@ func DecideStart(p *Probe, in ComponentsInput) Decision {
 			rest = in.Uptime
 		}
 		return Decision{Wait: wait, Until: &Wait{Up: true, Links: starting,
-			Settle: in.Uptime, Rest: rest, For: in.StepTimeout - in.Elapsed}}
-	case !in.Scanned && len(scan) > 0:
-		return Decision{Op: ptr(CheckLogs(in.Root, in.Patterns, scan)), Scan: scan}
+			Settle: in.Uptime, Rest: rest, For: in.StepTimeout - in.Elapsed}}, false
 	}
-	return Decision{Done: true}
+	return Decision{Scan: scan}, true
 }
 
 // DatabaseInput is what the database steps need besides the probe.
@@ -357,6 +423,9 @@ type DatabaseInput struct {
 	Host        string
 	Root        string
 	MysqlServer string
+	// Service, when set, drives a system-managed database instead of
+	// MysqlServer, and its Ready argv says when it answers.
+	Service *DatabaseService
 	// JournalFrom and JournalTo are set when this host moves its journal.
 	JournalFrom, JournalTo string
 	Elapsed                time.Duration
@@ -374,12 +443,12 @@ func DecideStopDatabase(p *Probe, in DatabaseInput) Decision {
 	if p.MysqldUp {
 		if in.Tried && in.Elapsed >= in.StepTimeout {
 			return Decision{Fail: &Failure{Reason: diracv1.ReasonDatabaseNotStopped,
-				Message: fmt.Sprintf("host %s: mysqld still runs %s after %s stop", in.Host, in.StepTimeout, in.MysqlServer)}}
+				Message: fmt.Sprintf("host %s: mysqld still runs %s after %s", in.Host, in.StepTimeout, strings.Join(StopDatabase(in.MysqlServer, in.Service).Argv, " "))}}
 		}
 		if in.Tried {
 			return Decision{Wait: PollInterval}
 		}
-		d := Decision{Op: ptr(StopDatabase(in.MysqlServer))}
+		d := Decision{Op: ptr(StopDatabase(in.MysqlServer, in.Service))}
 		if in.JournalFrom != "" {
 			if move, f := journalMove(p, in.Host, in.JournalFrom, in.JournalTo); move && f == nil {
 				d.Next = ptr(MoveJournal(in.JournalFrom, in.JournalTo))
@@ -419,10 +488,25 @@ func journalMove(p *Probe, host, from, to string) (bool, *Failure) {
 }
 
 // DecideStartDatabase starts mysqld only if it does not run (it may have come
-// back on its own after the reboot), then verifies it runs.
+// back on its own after the reboot), then verifies it runs; with a
+// service, that it answers its readiness argv (mysqladmin ping): a server
+// that runs but does not answer yet is started (a no-op when it runs) and
+// waited for.
 func DecideStartDatabase(p *Probe, in DatabaseInput) Decision {
 	if f := checkMysql(p, in); f != nil {
 		return Decision{Fail: f}
+	}
+	if in.Service != nil {
+		switch {
+		case p.Ready:
+			return Decision{Done: true}
+		case in.Tried && in.Elapsed >= in.StepTimeout:
+			return Decision{Fail: &Failure{Reason: diracv1.ReasonDatabaseNotReady,
+				Message: fmt.Sprintf("host %s: %s does not succeed %s after %s", in.Host, strings.Join(in.Service.Ready, " "), in.StepTimeout, strings.Join(in.Service.Start, " "))}}
+		case in.Tried:
+			return Decision{Wait: PollInterval}
+		}
+		return Decision{Op: ptr(StartDatabase(in.MysqlServer, in.Service))}
 	}
 	switch {
 	case p.MysqldUp:
@@ -433,14 +517,14 @@ func DecideStartDatabase(p *Probe, in DatabaseInput) Decision {
 	case in.Tried:
 		return Decision{Wait: PollInterval}
 	}
-	return Decision{Op: ptr(StartDatabase(in.MysqlServer))}
+	return Decision{Op: ptr(StartDatabase(in.MysqlServer, in.Service))}
 }
 
 func checkMysql(p *Probe, in DatabaseInput) *Failure {
 	if f := checkRoot(p, in.Host, in.Root); f != nil {
 		return f
 	}
-	if !p.MysqlPresent {
+	if in.Service == nil && !p.MysqlPresent {
 		return &Failure{Reason: diracv1.ReasonMysqlServerMissing, Terminal: true,
 			Message: fmt.Sprintf("host %s has no executable %s (spec.layout.mysqlServer)", in.Host, in.MysqlServer)}
 	}
@@ -454,6 +538,27 @@ func checkRoot(p *Probe, host, root string) *Failure {
 	}
 	return &Failure{Reason: diracv1.ReasonDiracRootMissing, Terminal: true,
 		Message: fmt.Sprintf("host %s has no %s (spec.layout.diracRoot)", host, root)}
+}
+
+// checkRunit fails a host without runit tools (terminal), or whose probe
+// could not read runit's state of one of links in startup (retried): a
+// state not read is never taken for stopped.
+func checkRunit(p *Probe, host string, links []string) *Failure {
+	if p.Runit.Missing {
+		return &Failure{Reason: diracv1.ReasonRunitToolsMissing, Terminal: true,
+			Message: fmt.Sprintf("host %s has neither runsvctrl and runsvstat (runit 1.x) nor sv (runit 2) in spec.layout.runitBin, the PATH, /sbin or /usr/sbin", host)}
+	}
+	var unknown []string
+	for _, n := range links {
+		if st, ok := p.State[n]; ok && st.Unknown {
+			unknown = append(unknown, fmt.Sprintf("%s (%s)", n, cmp.Or(st.Raw, "no state reported")))
+		}
+	}
+	if len(unknown) == 0 {
+		return nil
+	}
+	return &Failure{Reason: diracv1.ReasonComponentStateUnknown,
+		Message: fmt.Sprintf("host %s: cannot read runit's state of %s", host, strings.Join(unknown, ", "))}
 }
 
 // startupSaveConflict fails a host whose startup-save (save) already holds
@@ -470,8 +575,10 @@ type PreflightInput struct {
 	Root    string
 	Roles   []diracv1.Role
 	Exclude []string
-	// MysqlServer is set on a Database host.
+	// MysqlServer is set on a Database host without Service.
 	MysqlServer string
+	// Service is set on a Database host of a site with spec.database.service.
+	Service *DatabaseService
 	// JournalFrom and JournalTo are set when the host moves its journal.
 	JournalFrom, JournalTo string
 }
@@ -480,14 +587,16 @@ type PreflightInput struct {
 // plan, why the host cannot take part (nil when it can), and what is worth
 // a warning (an exclude naming no link). It asks what the decide functions
 // will ask, with their own checks, before anything changes on any host: the
-// DIRAC root, mysql.server on a Database host, the journal move, and a
-// startup-save holding a different link of a name to park.
+// DIRAC root, mysql.server on a Database host (without a service), the
+// journal move, the runit tools and every startup link's state on a host
+// that parks links, and a startup-save holding a different link of a name
+// to park.
 func Preflight(p *Probe, in PreflightInput) (*Failure, string) {
 	if f := checkRoot(p, in.Host, in.Root); f != nil {
 		return f, ""
 	}
-	if in.MysqlServer != "" {
-		if f := checkMysql(p, DatabaseInput{Host: in.Host, Root: in.Root, MysqlServer: in.MysqlServer}); f != nil {
+	if in.MysqlServer != "" || in.Service != nil {
+		if f := checkMysql(p, DatabaseInput{Host: in.Host, Root: in.Root, MysqlServer: in.MysqlServer, Service: in.Service}); f != nil {
 			return f, ""
 		}
 	}
@@ -498,6 +607,9 @@ func Preflight(p *Probe, in PreflightInput) (*Failure, string) {
 	}
 	if !slices.ContainsFunc(in.Roles, func(r diracv1.Role) bool { return r != diracv1.RoleDatabase }) {
 		return nil, "" // parks no link
+	}
+	if f := checkRunit(p, in.Host, slices.Sorted(maps.Keys(p.Startup))); f != nil {
+		return f, ""
 	}
 	save := path.Join(in.Root, "startup-save")
 	for _, n := range slices.Sorted(maps.Keys(p.Startup)) {

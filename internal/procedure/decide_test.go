@@ -375,7 +375,11 @@ func TestDecideStart(t *testing.T) {
 			p:     probed(nil, []link{parked("Framework_SystemAdministrator"), parked("Framework_Idle"), parked("WorkloadManagement_JobAgent"), parked("WorkloadManagement_SiteDirector")}, m),
 			roles: agentsAndService, tier: ActionStartAgents,
 			check: func(t *testing.T, d Decision) {
-				wantCommand(t, d, "RestoreLinks", remote.Command{"sh", "-c", linksScript, "vobox-restore", saveDir, startupDir, "WorkloadManagement_JobAgent"})
+				// A kill's leftover stop_agent goes first, in the same session.
+				wantCommand(t, d, "RemoveStopAgentFiles", remote.Command{"rm", "-f", "--", root + "/control/WorkloadManagement/JobAgent/stop_agent"})
+				if want := (remote.Command{"sh", "-c", linksScript, "vobox-restore", saveDir, startupDir, "WorkloadManagement_JobAgent"}); d.Next == nil || !slices.Equal(d.Next.Argv, want) {
+					t.Errorf("next = %+v, want %q", d.Next, want)
+				}
 				// The probe after it waits for runsvdir, then the uptime.
 				want := &Wait{Up: true, Links: []string{"WorkloadManagement_JobAgent"}, Settle: 10 * time.Second, Rest: 10 * time.Second, For: 5 * time.Minute}
 				if !reflect.DeepEqual(d.Then, want) {
@@ -388,7 +392,10 @@ func TestDecideStart(t *testing.T) {
 			p:     probed(nil, []link{parked("Framework_SystemAdministrator"), parked("Framework_Idle"), parked("WorkloadManagement_JobAgent"), parked("WorkloadManagement_SiteDirector")}, m),
 			roles: servicesOnly, tier: ActionStartServices,
 			check: func(t *testing.T, d Decision) {
-				wantCommand(t, d, "RestoreLinks", remote.Command{"sh", "-c", linksScript, "vobox-restore", saveDir, startupDir, "Framework_SystemAdministrator", "Framework_Idle", "WorkloadManagement_JobAgent"})
+				wantCommand(t, d, "RemoveStopAgentFiles", remote.Command{"rm", "-f", "--", root + "/control/WorkloadManagement/JobAgent/stop_agent"})
+				if want := (remote.Command{"sh", "-c", linksScript, "vobox-restore", saveDir, startupDir, "Framework_SystemAdministrator", "Framework_Idle", "WorkloadManagement_JobAgent"}); d.Next == nil || !slices.Equal(d.Next.Argv, want) {
+					t.Errorf("next = %+v, want %q", d.Next, want)
+				}
 			},
 		},
 		{
@@ -688,8 +695,10 @@ func TestMaintenanceCommand(t *testing.T) {
 
 func TestLogScanCommand(t *testing.T) {
 	since := time.Date(2024, 5, 1, 10, 0, 0, 0, time.FixedZone("CET", 3600))
-	got := CheckLogs(root, []string{" ERROR: ", "Traceback"}, []ScanItem{{Link: "A_B", Since: since.UTC()}, {Link: "C_D", Since: since.UTC().Add(time.Second)}}).Argv
-	want := remote.Command{"sh", "-c", logScanScript, "vobox-logscan", root, "2", " ERROR: ", "Traceback", "A_B", "2024-05-01 09:00:00", "C_D", "2024-05-01 09:00:01"}
+	got := CheckLogs(root, LogCheck{Levels: []string{"ERROR", "FATAL"}, Patterns: []string{" ERROR: ", "Traceback"}},
+		[]ScanItem{{Link: "A_B", Since: since.UTC()}, {Link: "C_D", Since: since.UTC().Add(time.Second)}}).Argv
+	want := remote.Command{"sh", "-c", logScanScript, "vobox-logscan", root, "2", "ERROR", "FATAL", "2", " ERROR: ", "Traceback",
+		"A_B", "2024-05-01 09:00:00", "1714554000", "C_D", "2024-05-01 09:00:01", "1714554001"}
 	if !slices.Equal(got, want) {
 		t.Errorf("logScanCommand = %q, want %q", got[3:], want[3:])
 	}

@@ -135,8 +135,12 @@ func describeHost(spec *diracv1.VOBoxInterventionSpec, uid string, t *Tier, name
 		case mysql != "":
 			reads = "mysql.server and mysqld"
 		}
-		return step(ProbeOp(ProbeArgs{Root: root, Manifest: manifest, MysqlServer: mysql, JournalFrom: jfrom, JournalTo: jto}, nil, 0),
-			"before every step: reads "+reads)
+		args := ProbeArgs{Root: root, Manifest: manifest, MysqlServer: mysql, JournalFrom: jfrom, JournalTo: jto, RunitBin: spec.Layout.RunitBin}
+		if svc := DatabaseServiceFor(spec, name); svc != nil && mysql != "" {
+			args.MysqlServer, args.Ready = "", svc.Ready
+			reads = strings.Replace(reads, "mysql.server", "mysqld, its readiness ("+strings.Join(svc.Ready, " ")+")", 1)
+		}
+		return step(ProbeOp(args, nil, 0), "before every step: reads "+reads)
 	}
 
 	switch t.Action {
@@ -162,8 +166,8 @@ func describeHost(spec *diracv1.VOBoxInterventionSpec, uid string, t *Tier, name
 		hd.Steps = []StepDescription{
 			probe("", "", ""),
 			step(record, "once, before anything moves: records every link of startup (target, class, up or down, excluded)"),
-			step(StopComponents(startup, links), "for the links that run"),
-			step(KillComponents(startup, links), fmt.Sprintf("for the links still running after spec.strategy.stopTimeout (%s)", spec.Strategy.StopTimeout.Duration)),
+			step(StopComponents(RunitTools{}, startup, links), "for the links that run (runsvctrl and runsvstat where the probe finds them: spec.layout.runitBin, the PATH, /sbin, /usr/sbin; else sv down)"),
+			step(KillComponents(RunitTools{}, startup, links), fmt.Sprintf("for the links still running after spec.strategy.stopTimeout (%s)", spec.Strategy.StopTimeout.Duration)),
 			step(DropDuplicateLinks(startup, links), "for a stopped link already parked in startup-save with the same target"),
 			step(ParkLinks(startup, save, links), "for the stopped links: moves them to startup-save, never overwriting (mv -n -T)"),
 		}
@@ -174,14 +178,16 @@ func describeHost(spec *diracv1.VOBoxInterventionSpec, uid string, t *Tier, name
 		if len(h.Exclude) > 0 {
 			hd.Links += "; left in startup-save: " + strings.Join(h.Exclude, ", ")
 		}
-		scan := CheckLogs(root, spec.Checks.ErrorPatterns, nil)
+		scan := CheckLogs(root, LogCheck{Levels: spec.Checks.ErrorLevels, Patterns: spec.Checks.ErrorPatterns}, nil)
 		scan.display = append(scan.display, "LINK", "SINCE...")
 		hd.Steps = []StepDescription{
 			probe("", "", ""),
-			step(RestoreLinks(save, startup, links), "for the parked links: moves them back to startup, never overwriting (mv -n -T)"),
+			step(RemoveStopAgentFiles(root, []ManifestEntry{{Name: PlaceholderLinks, Target: "SYSTEM/AGENT"}}), "before restoring agents that were up: the stop_agent a kill left behind"),
+			step(RestoreLinks(save, startup, links), fmt.Sprintf("for the parked links: moves them back to startup, never overwriting (mv -n -T); those matching spec.checks.startFirst (%s) first, up for componentUptime before the others, those matching spec.checks.startLast (%s) last",
+				strings.Join(spec.Checks.StartFirst, ", "), strings.Join(spec.Checks.StartLast, ", "))),
 			step(DropDuplicateLinks(save, links), "for a parked link already back in startup with the same target"),
-			step(StartComponents(startup, links), "for restored links that were up before the intervention and that runit holds down"),
-			step(scan, fmt.Sprintf("once every link stayed up spec.checks.componentUptime (%s): fails the host on log/current lines since the start that match spec.checks.errorPatterns",
+			step(StartComponents(RunitTools{}, startup, links), "for restored links that were up before the intervention and that runit holds down"),
+			step(scan, fmt.Sprintf("once every link stayed up spec.checks.componentUptime (%s): fails the host on log lines since the start (log/current and svlogd's files rotated since) at one of spec.checks.errorLevels or whose message matches spec.checks.errorPatterns",
 				spec.Checks.ComponentUptime.Duration)),
 		}
 		if LastStartTier(t.Action, t.Condition, h.Roles) {
@@ -192,7 +198,7 @@ func describeHost(spec *diracv1.VOBoxInterventionSpec, uid string, t *Tier, name
 		jfrom, jto := JournalMove(spec, name)
 		hd.Steps = []StepDescription{
 			probe(spec.Layout.MysqlServer, jfrom, jto),
-			step(StopDatabase(spec.Layout.MysqlServer), fmt.Sprintf("if mysqld runs; then waits for it to stop, up to spec.strategy.stepTimeout (%s)", spec.Strategy.StepTimeout.Duration)),
+			step(StopDatabase(spec.Layout.MysqlServer, DatabaseServiceFor(spec, name)), fmt.Sprintf("if mysqld runs; then waits for it to stop, up to spec.strategy.stepTimeout (%s)", spec.Strategy.StepTimeout.Duration)),
 		}
 		if jfrom != "" {
 			hd.Steps = append(hd.Steps, step(MoveJournal(jfrom, jto), fmt.Sprintf("once mysqld is gone: mv %s %s, then a symlink back", jfrom, jto)))
@@ -202,7 +208,7 @@ func describeHost(spec *diracv1.VOBoxInterventionSpec, uid string, t *Tier, name
 		jfrom, jto := JournalMove(spec, name)
 		hd.Steps = []StepDescription{
 			probe(spec.Layout.MysqlServer, jfrom, jto),
-			step(StartDatabase(spec.Layout.MysqlServer), fmt.Sprintf("unless mysqld already runs; then waits for it, up to spec.strategy.stepTimeout (%s)", spec.Strategy.StepTimeout.Duration)),
+			step(StartDatabase(spec.Layout.MysqlServer, DatabaseServiceFor(spec, name)), fmt.Sprintf("unless mysqld already runs (with spec.database.service: unless it answers its ready argv); then waits for it, up to spec.strategy.stepTimeout (%s)", spec.Strategy.StepTimeout.Duration)),
 		}
 	}
 	return hd

@@ -71,7 +71,7 @@ func flatten(tds []TierDescription) []string {
 }
 
 const (
-	probeLinks = "    Probe: vobox-probe /opt/dirac .vobox-manifest-u1 '' '' ''"
+	probeLinks = "    Probe: vobox-probe /opt/dirac .vobox-manifest-u1 '' '' '' '' 0"
 	mysql      = "/opt/dirac/pro/mysql/share/mysql/mysql.server"
 )
 
@@ -89,10 +89,11 @@ func stopSteps() []string {
 func startSteps(last bool) []string {
 	s := []string{
 		probeLinks,
+		"    RemoveStopAgentFiles: rm -f -- /opt/dirac/control/SYSTEM/AGENT/stop_agent",
 		"    RestoreLinks: vobox-restore /opt/dirac/startup-save /opt/dirac/startup LINK...",
 		"    DropDuplicateLinks: rm -f -- /opt/dirac/startup-save/LINK...",
 		"    StartComponents: runsvctrl u /opt/dirac/startup/LINK...",
-		"    CheckLogs: vobox-logscan /opt/dirac 2 ' ERROR: ' Traceback LINK SINCE...",
+		"    CheckLogs: vobox-logscan /opt/dirac 0 2 ' ERROR: ' Traceback LINK SINCE...",
 	}
 	if last {
 		s = append(s, "    RemoveManifest: rm -f -- /opt/dirac/startup-save/.vobox-manifest-u1")
@@ -143,7 +144,7 @@ func TestDescribePlan(t *testing.T) {
 				"  host fw [every startup link]", stopSteps(),
 				"tier DatabasesStopped",
 				"  host db1",
-				"    Probe: vobox-probe /opt/dirac .vobox-manifest-u1 "+mysql+" /opt/dirac/mysql/log /home/dirac/mysql-log",
+				"    Probe: vobox-probe /opt/dirac .vobox-manifest-u1 "+mysql+" /opt/dirac/mysql/log /home/dirac/mysql-log '' 0",
 				"    StopDatabase: "+mysql+" stop",
 				"    MoveJournal: vobox-journal /opt/dirac/mysql/log /home/dirac/mysql-log",
 			),
@@ -155,7 +156,7 @@ func TestDescribePlan(t *testing.T) {
 			want: lines(
 				"tier DatabasesStarted",
 				"  host db1",
-				"    Probe: vobox-probe /opt/dirac .vobox-manifest-u1 "+mysql+" /opt/dirac/mysql/log /home/dirac/mysql-log",
+				"    Probe: vobox-probe /opt/dirac .vobox-manifest-u1 "+mysql+" /opt/dirac/mysql/log /home/dirac/mysql-log '' 0",
 				"    StartDatabase: "+mysql+" start",
 				"tier FrameworkStarted",
 				"  host fw [every link this intervention parked]", startSteps(true),
@@ -178,8 +179,8 @@ func TestDescribePlan(t *testing.T) {
 			},
 			keep: containing("Probe: vobox-probe /opt/dirac .vobox-manifest-UID /"),
 			want: lines(
-				"    Probe: vobox-probe /opt/dirac .vobox-manifest-UID "+mysql+" '' ''",
-				"    Probe: vobox-probe /opt/dirac .vobox-manifest-UID "+mysql+" /opt/dirac/mysql/log /home/dirac/mysql-log",
+				"    Probe: vobox-probe /opt/dirac .vobox-manifest-UID "+mysql+" '' '' '' 0",
+				"    Probe: vobox-probe /opt/dirac .vobox-manifest-UID "+mysql+" /opt/dirac/mysql/log /home/dirac/mysql-log '' 0",
 			),
 		},
 		{

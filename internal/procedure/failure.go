@@ -36,7 +36,7 @@ var terminalReasons = []string{
 	diracv1.ReasonHostKeyUnknown, diracv1.ReasonHostKeyMismatch, diracv1.ReasonHostKeyRevoked, diracv1.ReasonAuthFailed,
 	diracv1.ReasonSecretInvalid, diracv1.ReasonStartupSaveConflict, diracv1.ReasonStartupConflict,
 	diracv1.ReasonLinkMissing, diracv1.ReasonJournalConflict, diracv1.ReasonDiracRootMissing,
-	diracv1.ReasonMysqlServerMissing, diracv1.ReasonErrorsInLog,
+	diracv1.ReasonMysqlServerMissing, diracv1.ReasonErrorsInLog, diracv1.ReasonRunitToolsMissing,
 }
 
 // IsTerminalReason reports whether a host that failed for reason must wait

@@ -1,6 +1,7 @@
 package procedure
 
 import (
+	"cmp"
 	_ "embed"
 	"fmt"
 	"path"
@@ -8,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	diracv1 "github.com/vobox-operator/vobox-operator/api/v1alpha1"
 	"github.com/vobox-operator/vobox-operator/internal/remote"
 )
 
@@ -77,9 +79,10 @@ const (
 	OpProbe OpName = "Probe"
 	// OpRecordManifest writes the manifest of a host's links (scripts/manifest.sh).
 	OpRecordManifest OpName = "RecordManifest"
-	// OpStopComponents asks runit to stop links (runsvctrl d).
+	// OpStopComponents asks runit to stop links (runsvctrl d, or sv down).
 	OpStopComponents OpName = "StopComponents"
-	// OpKillComponents kills links still running after stopTimeout (runsvctrl k).
+	// OpKillComponents kills links still running after stopTimeout
+	// (runsvctrl k, or sv kill).
 	OpKillComponents OpName = "KillComponents"
 	// OpDropDuplicateLinks removes a link whose same copy is already in the
 	// other directory (rm -f).
@@ -88,15 +91,20 @@ const (
 	OpParkLinks OpName = "ParkLinks"
 	// OpRestoreLinks moves links from startup-save back to startup (scripts/links.sh).
 	OpRestoreLinks OpName = "RestoreLinks"
-	// OpStartComponents asks runit to start links (runsvctrl u).
+	// OpStartComponents asks runit to start links (runsvctrl u, or sv up).
 	OpStartComponents OpName = "StartComponents"
-	// OpCheckLogs scans the components' logs for the error patterns (scripts/logscan.sh).
+	// OpRemoveStopAgentFiles removes the control/<System>/<Agent>/stop_agent
+	// an agent killed after stopTimeout left behind (rm -f), before its link
+	// is restored: DIRAC's AgentModule would read it and exit at once.
+	OpRemoveStopAgentFiles OpName = "RemoveStopAgentFiles"
+	// OpCheckLogs scans the components' logs for lines at the error levels
+	// or matching the error patterns (scripts/logscan.sh).
 	OpCheckLogs OpName = "CheckLogs"
 	// OpRemoveManifest removes the manifest once every link is back (rm -f).
 	OpRemoveManifest OpName = "RemoveManifest"
-	// OpStopDatabase runs mysql.server stop.
+	// OpStopDatabase runs spec.database.service.stop, or mysql.server stop.
 	OpStopDatabase OpName = "StopDatabase"
-	// OpStartDatabase runs mysql.server start.
+	// OpStartDatabase runs spec.database.service.start, or mysql.server start.
 	OpStartDatabase OpName = "StartDatabase"
 	// OpMoveJournal moves the InnoDB journal and links it back (scripts/journal.sh).
 	OpMoveJournal OpName = "MoveJournal"
@@ -176,25 +184,78 @@ func manifestDisplay(saveDir, name, content string) []string {
 	return []string{manifestDollar0, saveDir, name, content}
 }
 
-// StopComponents asks runit to stop the links of startup.
-func StopComponents(startup string, links []string) Op {
-	return runsvctrl(OpStopComponents, "d", startup, links)
+// RunitTools are the runit programs a probe found on a host, where the
+// site put them: runit 1.x's runsvctrl and runsvstat (DIRAC's own runit
+// build, often only in /sbin), else runit 2's sv. A program found on the
+// session's PATH is named, one found elsewhere given by its path. The zero
+// value is runsvctrl and runsvstat on the PATH, what a probe that does not
+// report its tools (an older script) implies.
+type RunitTools struct {
+	// Missing is true when the host has neither: nothing can be stopped,
+	// started or read there (RunitToolsMissing).
+	Missing bool
+	// SV is runit 2's sv, used when runsvctrl and runsvstat are absent.
+	SV string
+	// Runsvctrl and Runsvstat are runit 1.x's; empty means on the PATH.
+	Runsvctrl, Runsvstat string
 }
 
-// KillComponents has runit kill the links of startup.
-func KillComponents(startup string, links []string) Op {
-	return runsvctrl(OpKillComponents, "k", startup, links)
+// runitVerbs are each control operation's runsvctrl letter and sv command:
+// sv down/up/kill write the same d/u/k to supervise/control.
+var runitVerbs = map[OpName][2]string{
+	OpStopComponents:  {"d", "down"},
+	OpKillComponents:  {"k", "kill"},
+	OpStartComponents: {"u", "up"},
 }
 
-// StartComponents asks runit to start the links of startup.
-func StartComponents(startup string, links []string) Op {
-	return runsvctrl(OpStartComponents, "u", startup, links)
-}
-
-func runsvctrl(name OpName, verb, startup string, links []string) Op {
-	op := command(name, append([]string{"runsvctrl", verb}, prefixed(startup, links)...)...)
+// control is runsvctrl VERB (or sv COMMAND) on the links of startup.
+func (t RunitTools) control(name OpName, startup string, links []string) Op {
+	verb := runitVerbs[name]
+	argv := []string{cmp.Or(t.Runsvctrl, "runsvctrl"), verb[0]}
+	if t.SV != "" {
+		argv = []string{t.SV, verb[1]}
+	}
+	op := command(name, append(argv, prefixed(startup, links)...)...)
 	op.Links = links
 	return op
+}
+
+// StopComponents asks runit (with the tools t) to stop the links of startup.
+func StopComponents(t RunitTools, startup string, links []string) Op {
+	return t.control(OpStopComponents, startup, links)
+}
+
+// KillComponents has runit (with the tools t) kill the links of startup.
+func KillComponents(t RunitTools, startup string, links []string) Op {
+	return t.control(OpKillComponents, startup, links)
+}
+
+// StartComponents asks runit (with the tools t) to start the links of startup.
+func StartComponents(t RunitTools, startup string, links []string) Op {
+	return t.control(OpStartComponents, startup, links)
+}
+
+// RemoveStopAgentFiles removes the stop_agent file of each agent entry,
+// root/control/<System>/<Agent>/stop_agent, System and Agent taken from the
+// link's target (…/runit/<System>/<Agent>), as DIRAC's AgentModule names
+// its ControlDirectory.
+func RemoveStopAgentFiles(root string, agents []ManifestEntry) Op {
+	argv := []string{"rm", "-f", "--"}
+	links := make([]string, 0, len(agents))
+	for _, e := range agents {
+		argv = append(argv, StopAgentFile(root, e.Target))
+		links = append(links, e.Name)
+	}
+	op := command(OpRemoveStopAgentFiles, argv...)
+	op.Links = links
+	return op
+}
+
+// StopAgentFile is the stop_agent file of the agent whose runit directory
+// is target (absolute, or relative to startup).
+func StopAgentFile(root, target string) string {
+	t := path.Clean(target)
+	return path.Join(root, "control", path.Base(path.Dir(t)), path.Base(t), "stop_agent")
 }
 
 // DropDuplicateLinks removes the links of dir that the other directory
@@ -219,14 +280,22 @@ func RestoreLinks(save, startup string, links []string) Op {
 	return op
 }
 
-// CheckLogs scans the log/current of each item's link, from the item's
-// time on, for the patterns (fixed strings). Its output is read by
-// ParseFindings.
-func CheckLogs(root string, patterns []string, items []ScanItem) Op {
-	args := append([]string{root, strconv.Itoa(len(patterns))}, patterns...)
+// LogCheck is what fails a component's log check (spec.checks): a line
+// whose DIRAC level is one of Levels, or whose message contains one of
+// Patterns (fixed strings).
+type LogCheck struct {
+	Levels, Patterns []string
+}
+
+// CheckLogs scans the log of each item's link (log/current, and svlogd's
+// rotated files rotated since), from the item's time on, for lines that
+// fail check. Its output is read by ParseFindings.
+func CheckLogs(root string, check LogCheck, items []ScanItem) Op {
+	args := append([]string{root, strconv.Itoa(len(check.Levels))}, check.Levels...)
+	args = append(append(args, strconv.Itoa(len(check.Patterns))), check.Patterns...)
 	links := make([]string, 0, len(items))
 	for _, it := range items {
-		args = append(args, it.Link, it.Since.UTC().Format(logTimeLayout))
+		args = append(args, it.Link, it.Since.UTC().Format(logTimeLayout), strconv.FormatInt(it.Since.Unix(), 10))
 		links = append(links, it.Link)
 	}
 	op := script(OpCheckLogs, logScanScript, "vobox-logscan", args...)
@@ -234,7 +303,9 @@ func CheckLogs(root string, patterns []string, items []ScanItem) Op {
 	return op
 }
 
-// logTimeLayout is DIRAC's log time stamp, which the log scan compares.
+// logTimeLayout is the form the log scan compares DIRAC's time stamps in:
+// v7/v8's "2006-01-02 15:04:05 UTC" and v9's "2006-01-02T15:04:05,000000Z"
+// both read as it.
 const logTimeLayout = "2006-01-02 15:04:05"
 
 // RemoveManifest removes the manifest called name from saveDir.
@@ -242,11 +313,43 @@ func RemoveManifest(saveDir, name string) Op {
 	return command(OpRemoveManifest, "rm", "-f", "--", path.Join(saveDir, name))
 }
 
-// StopDatabase runs mysqlServer stop.
-func StopDatabase(mysqlServer string) Op { return command(OpStopDatabase, mysqlServer, "stop") }
+// DatabaseService is a system-managed database's argv, expanded for one
+// host (spec.database.service): DIRAC v7 and later use the system's
+// MySQL/MariaDB.
+type DatabaseService struct {
+	Start, Stop, Ready []string
+}
 
-// StartDatabase runs mysqlServer start.
-func StartDatabase(mysqlServer string) Op { return command(OpStartDatabase, mysqlServer, "start") }
+// DatabaseServiceFor expands spec.database.service for host, or nil when
+// the site uses mysql.server (spec.layout.mysqlServer).
+func DatabaseServiceFor(spec *diracv1.VOBoxInterventionSpec, host string) *DatabaseService {
+	s := spec.Database.Service
+	if s == nil {
+		return nil
+	}
+	ready := s.Ready
+	if len(ready) == 0 {
+		ready = []string{"mysqladmin", "ping"}
+	}
+	return &DatabaseService{Start: expand(s.Start, host, spec.Reason), Stop: expand(s.Stop, host, spec.Reason),
+		Ready: expand(ready, host, spec.Reason)}
+}
+
+// StopDatabase runs svc's stop argv, or mysqlServer stop without one.
+func StopDatabase(mysqlServer string, svc *DatabaseService) Op {
+	if svc != nil {
+		return command(OpStopDatabase, svc.Stop...)
+	}
+	return command(OpStopDatabase, mysqlServer, "stop")
+}
+
+// StartDatabase runs svc's start argv, or mysqlServer start without one.
+func StartDatabase(mysqlServer string, svc *DatabaseService) Op {
+	if svc != nil {
+		return command(OpStartDatabase, svc.Start...)
+	}
+	return command(OpStartDatabase, mysqlServer, "start")
+}
 
 // MoveJournal moves the InnoDB journal from from to to and links it back;
 // it resumes a move interrupted between the two.
@@ -258,24 +361,37 @@ func MoveJournal(from, to string) Op {
 // OpClearMaintenance): each element stays one argument, with {host} and
 // {reason} replaced.
 func Maintenance(name OpName, template []string, host, reason string) Op {
+	return command(name, expand(template, host, reason)...)
+}
+
+// expand is an argv template with {host} and {reason} replaced, each
+// element one argument.
+func expand(template []string, host, reason string) []string {
 	r := strings.NewReplacer("{host}", host, "{reason}", reason)
 	argv := make([]string, len(template))
 	for i, a := range template {
 		argv[i] = r.Replace(a)
 	}
-	return command(name, argv...)
+	return argv
 }
 
 // ProbeArgs are what a probe reads besides the links: the DIRAC root, the
-// manifest's name, and for a database host mysql.server and the journal
-// move (empty when not looked at).
+// manifest's name, for a database host mysql.server or the service's
+// readiness argv and the journal move (empty when not looked at), and
+// spec.layout.runitBin.
 type ProbeArgs struct {
 	Root, Manifest, MysqlServer, JournalFrom, JournalTo string
+	// RunitBin is searched for the runit tools before the PATH, /sbin and /usr/sbin.
+	RunitBin string
+	// Ready is the argv that exits 0 when the database answers
+	// (spec.database.service.ready).
+	Ready []string
 }
 
 // args are probe.sh's positional arguments, followed by the wait's.
 func (a ProbeArgs) args(w *Wait, tick time.Duration) []string {
-	args := []string{a.Root, a.Manifest, a.MysqlServer, a.JournalFrom, a.JournalTo}
+	args := []string{a.Root, a.Manifest, a.MysqlServer, a.JournalFrom, a.JournalTo, a.RunitBin, strconv.Itoa(len(a.Ready))}
+	args = append(args, a.Ready...)
 	if w != nil {
 		args = append(args, w.Args(tick)...)
 	}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -21,6 +22,21 @@ type SvState struct {
 	Supervised bool
 	// Seconds is how long it has been in its state.
 	Seconds int64
+	// Unknown is true when the probe could not read what runit holds: no
+	// line for a startup link, a tool that failed, a permission refused.
+	// A state, or a warning that no runsv supervises the link (yet, or any
+	// more), is known. An unknown state is never read as stopped.
+	Unknown bool
+}
+
+// unsupervisedWarnings are the warnings, of runsvstat and sv alike, that say no
+// runsv supervises a link: runsvdir has not picked it up yet, or has let
+// it go, or its directory is gone.
+var unsupervisedWarnings = []string{
+	"unable to open supervise/ok: file does not exist",
+	"runsv not running",
+	"unable to change directory: file does not exist",
+	"unable to change to service directory: file does not exist",
 }
 
 // ParseSvState parses a runit 1.x runsvstat line ("run (pid 12) 5 seconds",
@@ -35,6 +51,7 @@ func ParseSvState(s string) SvState {
 	case strings.HasPrefix(s, "down "):
 		st.Supervised = true
 	default:
+		st.Unknown = !strings.HasPrefix(s, "warning: ") || !slices.ContainsFunc(unsupervisedWarnings, func(w string) bool { return strings.Contains(s, w) })
 		return st
 	}
 	st.WantDown = strings.Contains(s, "want down")
@@ -47,6 +64,42 @@ func ParseSvState(s string) SvState {
 		}
 	}
 	return st
+}
+
+// ParseSvStatus parses runit 2's "sv status" line of a link, as the probe
+// reports it without the directory: "run: (pid 12) 5s; run: log: (pid 11)
+// 5s", "down: 3s, normally up", "finish: (pid 7) 1s", "warning: unable to
+// open supervise/ok: file does not exist", "fail: runsv not running". It
+// reads as runsvstat's line would.
+func ParseSvStatus(s string) SvState {
+	main, _, _ := strings.Cut(s, "; ")
+	state, rest, ok := strings.Cut(main, ": ")
+	if !ok {
+		return SvState{Raw: s, Unknown: true}
+	}
+	switch state {
+	case "run", "finish", "down":
+		// "5s, want down" → "5 seconds, want down"
+		f := strings.Fields(rest)
+		for i, w := range f {
+			num, comma := strings.CutSuffix(w, ",")
+			if n, ok := strings.CutSuffix(num, "s"); ok && n != "" && strings.Trim(n, "0123456789") == "" {
+				f[i] = n + " seconds"
+				if comma {
+					f[i] += ","
+				}
+				break
+			}
+		}
+		st := ParseSvState(state + " " + strings.Join(f, " "))
+		st.Raw = s
+		return st
+	case "warning", "fail":
+		st := ParseSvState("warning: " + rest)
+		st.Raw = s
+		return st
+	}
+	return SvState{Raw: s, Unknown: true}
 }
 
 // ManifestEntry is one startup link recorded before any action.
@@ -113,6 +166,11 @@ type Probe struct {
 	Manifest     *Manifest
 	MysqlPresent bool
 	MysqldUp     bool
+	// Runit are the runit tools found on the host.
+	Runit RunitTools
+	// Ready is true when the database's readiness argv exited 0
+	// (spec.database.service.ready); only asked with one.
+	Ready bool
 	// Journal is "dir", "none", "other" or "link" (JournalTarget then holds its target).
 	Journal       string
 	JournalTarget string
@@ -143,6 +201,16 @@ func ParseProbe(out []byte) (*Probe, error) {
 			p.Save[f[1]] = f[2]
 		case f[0] == "stat" && len(f) == 3:
 			p.State[f[1]] = ParseSvState(f[2])
+		case f[0] == "sv" && len(f) == 3:
+			p.State[f[1]] = ParseSvStatus(f[2])
+		case f[0] == "runit" && len(f) == 4 && f[1] == "runsv":
+			p.Runit = RunitTools{Runsvctrl: f[2], Runsvstat: f[3]}
+		case f[0] == "runit" && len(f) == 3 && f[1] == "sv":
+			p.Runit = RunitTools{SV: f[2]}
+		case f[0] == "runit" && len(f) == 2 && f[1] == "missing":
+			p.Runit = RunitTools{Missing: true}
+		case f[0] == "ready" && len(f) == 2:
+			p.Ready = f[1] == "yes"
 		case f[0] == "agent" && len(f) == 2:
 			p.AgentScript[f[1]] = true
 		case f[0] == "manifest" && len(f) >= 2:
@@ -165,6 +233,11 @@ func ParseProbe(out []byte) (*Probe, error) {
 	}
 	if !sawRoot {
 		return nil, fmt.Errorf("probe output is incomplete (no root line): %q", Tail(string(out), 200))
+	}
+	for n := range p.Startup {
+		if _, ok := p.State[n]; !ok {
+			p.State[n] = SvState{Unknown: true}
+		}
 	}
 	if manifestLines != nil {
 		m, err := ParseManifest(manifestLines)

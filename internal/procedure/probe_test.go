@@ -2,6 +2,7 @@ package procedure
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -32,8 +33,10 @@ func TestParseSvState(t *testing.T) {
 		{"warning: /opt/dirac/startup/WorkloadManagement_JobMonitoring: unable to open supervise/ok: file does not exist", SvState{}},
 		{"warning: /opt/dirac/startup/Framework_SystemAdministrator: runsv not running.", SvState{}},
 		{"warning: /opt/dirac/startup/X: unable to change directory: file does not exist", SvState{}},
-		{"runsvstat: not found", SvState{}},
-		{"", SvState{}},
+		{"runsvstat: not found", SvState{Unknown: true}},
+		{"", SvState{Unknown: true}},
+		{"warning: /opt/dirac/startup/X: unable to open supervise/ok: access denied", SvState{Unknown: true}},
+		{"sh: 1: runsvstat: Permission denied", SvState{Unknown: true}},
 		{"run (pid 1) many seconds", SvState{Running: true, Supervised: true}},
 	}
 	for _, tc := range cases {
@@ -719,7 +722,7 @@ func TestLogScanScript(t *testing.T) {
 
 		since := time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC)
 		items := []ScanItem{{Link: "WorkloadManagement_JobMonitoring", Since: since}, {Link: "Framework_Monitoring", Since: since}, {Link: "No_Log", Since: since}}
-		res := runSim(t, h, logScanCommand(hostsim.DiracRoot, []string{" ERROR: ", " FATAL: ", "Traceback"}, items))
+		res := runSim(t, h, logScanCommand(hostsim.DiracRoot, defaultCheck, items))
 		if res.ExitCode != 0 {
 			t.Fatalf("scan exited %d: %s", res.ExitCode, res.Stderr)
 		}
@@ -741,21 +744,21 @@ func TestLogScanScript(t *testing.T) {
 
 		// A continuation line belongs to the line before it: a traceback under
 		// an in-window line is found even by a pattern of its own lines only.
-		res = runSim(t, h, logScanCommand(hostsim.DiracRoot, []string{`File "x.py"`}, items[:1]))
+		res = runSim(t, h, logScanCommand(hostsim.DiracRoot, LogCheck{Patterns: []string{`File "x.py"`}}, items[:1]))
 		if got := ParseFindings(res.Stdout); len(got) != 1 || !strings.Contains(got[0], `File "x.py", line 3`) {
 			t.Errorf("continuation findings = %q", got)
 		}
 		// A later start: only what follows it.
-		res = runSim(t, h, logScanCommand(hostsim.DiracRoot, []string{" ERROR: ", " FATAL: ", "Traceback"},
+		res = runSim(t, h, logScanCommand(hostsim.DiracRoot, defaultCheck,
 			[]ScanItem{{Link: "WorkloadManagement_JobMonitoring", Since: since.Add(4 * time.Second)}}))
 		if got := ParseFindings(res.Stdout); len(got) != 1 || !strings.Contains(got[0], "FATAL: dying") {
 			t.Errorf("findings since 10:00:04 = %q", got)
 		}
 		// No pattern finds nothing; a clean window finds nothing.
-		if res = runSim(t, h, logScanCommand(hostsim.DiracRoot, nil, items)); len(ParseFindings(res.Stdout)) != 0 || res.ExitCode != 0 {
+		if res = runSim(t, h, logScanCommand(hostsim.DiracRoot, LogCheck{}, items)); len(ParseFindings(res.Stdout)) != 0 || res.ExitCode != 0 {
 			t.Errorf("no pattern: %q, exit %d", res.Stdout, res.ExitCode)
 		}
-		res = runSim(t, h, logScanCommand(hostsim.DiracRoot, []string{" ERROR: "}, []ScanItem{{Link: "Framework_Monitoring", Since: since.Add(time.Hour)}}))
+		res = runSim(t, h, logScanCommand(hostsim.DiracRoot, LogCheck{Levels: []string{"ERROR"}}, []ScanItem{{Link: "Framework_Monitoring", Since: since.Add(time.Hour)}}))
 		if got := ParseFindings(res.Stdout); len(got) != 0 {
 			t.Errorf("findings after the last line = %q", got)
 		}
@@ -772,19 +775,19 @@ func TestLogScanScript(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, p := range []string{"-e", "a.b", "[y]", "-f", `C:\tmp`, "$HOME", `"q"`} {
-				res = runSim(t, h, logScanCommand(hostsim.DiracRoot, []string{p}, []ScanItem{{Link: "Framework_Monitoring", Since: since}}))
+				res = runSim(t, h, logScanCommand(hostsim.DiracRoot, LogCheck{Patterns: []string{p}}, []ScanItem{{Link: "Framework_Monitoring", Since: since}}))
 				if got := ParseFindings(res.Stdout); len(got) != 1 {
 					t.Errorf("%s: pattern %q: findings %q, stderr %q", awk, p, got, res.Stderr)
 				}
 			}
-			if res = runSim(t, h, logScanCommand(hostsim.DiracRoot, []string{`C:\\tmp`, "C:\ttmp"}, []ScanItem{{Link: "Framework_Monitoring", Since: since}})); len(ParseFindings(res.Stdout)) != 0 {
+			if res = runSim(t, h, logScanCommand(hostsim.DiracRoot, LogCheck{Patterns: []string{`C:\\tmp`, "C:\ttmp"}}, []ScanItem{{Link: "Framework_Monitoring", Since: since}})); len(ParseFindings(res.Stdout)) != 0 {
 				t.Errorf("%s: a backslash in a pattern was interpreted: %q", awk, ParseFindings(res.Stdout))
 			}
 		}
 		if err := os.Remove(h.Path("bin", "awk")); err != nil && !os.IsNotExist(err) {
 			t.Fatal(err)
 		}
-		res = runSim(t, h, logScanCommand(hostsim.DiracRoot, []string{"a?b"}, []ScanItem{{Link: "Framework_Monitoring", Since: since}}))
+		res = runSim(t, h, logScanCommand(hostsim.DiracRoot, LogCheck{Patterns: []string{"a?b"}}, []ScanItem{{Link: "Framework_Monitoring", Since: since}}))
 		if got := ParseFindings(res.Stdout); len(got) != 0 {
 			t.Errorf("pattern a?b matched as a regular expression: %q", got)
 		}
@@ -792,8 +795,105 @@ func TestLogScanScript(t *testing.T) {
 }
 
 // logScanCommand is the argv of a log scan.
-func logScanCommand(root string, patterns []string, items []ScanItem) remote.Command {
-	return CheckLogs(root, patterns, items).Argv
+func logScanCommand(root string, check LogCheck, items []ScanItem) remote.Command {
+	return CheckLogs(root, check, items).Argv
+}
+
+// defaultCheck is spec.checks' default: the levels ERROR and FATAL, the
+// pattern Traceback.
+var defaultCheck = LogCheck{Levels: []string{"ERROR", "FATAL"}, Patterns: []string{"Traceback"}}
+
+// tai64n is svlogd's name of a file rotated at t.
+func tai64n(t time.Time) string {
+	return fmt.Sprintf("@%016x%08x", uint64(1)<<62+10+uint64(t.Unix()), t.Nanosecond())
+}
+
+func TestLogScanFormats(t *testing.T) {
+	since := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	forShells(t, func(t *testing.T, shell string) {
+		h := newHost(t, shell, "vobox1", false, hostsim.Component{Link: "Framework_SystemAdministrator"})
+		logDir := h.Path("dirac", "runit", "Framework", "SystemAdministrator", "log")
+		write := func(name, content string) {
+			t.Helper()
+			if err := os.WriteFile(filepath.Join(logDir, name), []byte(content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		scan := func(check LogCheck, from time.Time) []string {
+			t.Helper()
+			res := runSim(t, h, logScanCommand(hostsim.DiracRoot, check, []ScanItem{{Link: "Framework_SystemAdministrator", Since: from}}))
+			if res.ExitCode != 0 {
+				t.Fatalf("scan exited %d: %s", res.ExitCode, res.Stderr)
+			}
+			return ParseFindings(res.Stdout)
+		}
+		const sa = "Framework_SystemAdministrator: "
+		cases := []struct {
+			name, log string
+			want      []string
+		}{
+			{"v9: an ERROR line fails, NOTICE noise with ERROR: in its message does not",
+				"2026-11-30T11:59:59,999999Z Framework/SystemAdministrator ERROR: before the window\n" +
+					"2026-11-30T12:00:00,000001Z Framework/SystemAdministrator NOTICE: Returning response [127.0.0.1:4242][dirac_admin:admin] (0.03 secs) ERROR: Job 12 not found\n" +
+					"2026-11-30T12:00:01,123456Z Framework/SystemAdministrator ERROR: Can't update from any server Reason(s):\n" +
+					"\tRefresherBase: no answer\n" +
+					"2026-11-30T12:00:02,5Z Framework/SystemAdministrator WARN: Can't update from server ERROR: x\n",
+				[]string{sa + "2026-11-30T12:00:01,123456Z Framework/SystemAdministrator ERROR: Can't update from any server Reason(s):"}},
+			{"v8: the same, UTC stamps",
+				"2026-11-30 11:59:59 UTC Framework/SystemAdministrator FATAL: before the window\n" +
+					"2026-11-30 12:00:00 UTC Framework/SystemAdministrator NOTICE: Returning response [127.0.0.1:4242] ERROR: Job 12 not found\n" +
+					"2026-11-30 12:00:03 UTC Framework/SystemAdministrator/Sub [140234] FATAL: dying\n",
+				[]string{sa + "2026-11-30 12:00:03 UTC Framework/SystemAdministrator/Sub [140234] FATAL: dying"}},
+			{"a pattern is searched in the message and in continuation lines, never in the level",
+				"2026-11-30T12:00:00,1Z Framework/SystemAdministrator INFO: handled\n" +
+					"Traceback (most recent call last):\n" +
+					"2026-11-30T12:00:01,1Z Framework/SystemAdministrator NOTICE: a Traceback in a message\n",
+				[]string{sa + "Traceback (most recent call last):", sa + "2026-11-30T12:00:01,1Z Framework/SystemAdministrator NOTICE: a Traceback in a message"}},
+		}
+		for _, tc := range cases {
+			write("current", tc.log)
+			if got := scan(defaultCheck, since); !slices.Equal(got, tc.want) {
+				t.Errorf("%s: findings =\n%s\nwant\n%s", tc.name, strings.Join(got, "\n"), strings.Join(tc.want, "\n"))
+			}
+		}
+		// The NOTICE noise fails only where a site asks for NOTICE, or for
+		// its message.
+		write("current", "2026-11-30T12:00:00,000001Z Framework/SystemAdministrator NOTICE: Returning response (0.03 secs) ERROR: Job 12 not found\n")
+		if got := scan(LogCheck{Levels: []string{"NOTICE"}}, since); len(got) != 1 {
+			t.Errorf("level NOTICE: findings %q, want the line", got)
+		}
+		if got := scan(LogCheck{Patterns: []string{"ERROR: Job"}}, since); len(got) != 1 {
+			t.Errorf("pattern on the message: findings %q, want the line", got)
+		}
+
+		// svlogd rotated log/current into @….s (and .u after a power cut):
+		// a file rotated after the window began holds lines of it; one
+		// rotated before holds none and is not read (its line would fail).
+		write("current", "2026-11-30T12:00:09,1Z Framework/SystemAdministrator INFO: quiet\n")
+		write(tai64n(since.Add(-time.Hour))+".s", "2026-11-30T12:00:00,1Z Framework/SystemAdministrator ERROR: not read: rotated before the window\n")
+		write(tai64n(since.Add(5*time.Second))+".s", "2026-11-30T11:59:00,1Z Framework/SystemAdministrator ERROR: before\n"+
+			"2026-11-30T12:00:04,1Z Framework/SystemAdministrator ERROR: in a rotated file\n")
+		write(tai64n(since.Add(7*time.Second))+".u", "2026-11-30T12:00:06,1Z Framework/SystemAdministrator FATAL: in an unfinished file\n")
+		write("@garbage.s", "2026-11-30T12:00:06,1Z Framework/SystemAdministrator FATAL: not svlogd's\n")
+		want := []string{sa + "2026-11-30T12:00:04,1Z Framework/SystemAdministrator ERROR: in a rotated file",
+			sa + "2026-11-30T12:00:06,1Z Framework/SystemAdministrator FATAL: in an unfinished file"}
+		if got := scan(defaultCheck, since); !slices.Equal(got, want) {
+			t.Errorf("rotated: findings =\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+		for _, awk := range []string{"gawk", "mawk", "original-awk"} {
+			path, err := exec.LookPath(awk)
+			if err != nil {
+				continue
+			}
+			if err := os.WriteFile(h.Path("bin", "awk"), []byte("#!/bin/sh\nexec "+path+" \"$@\"\n"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if got := scan(defaultCheck, since); !slices.Equal(got, want) {
+				t.Errorf("%s: rotated: findings = %q", awk, got)
+			}
+		}
+		_ = os.Remove(h.Path("bin", "awk"))
+	})
 }
 
 // forShells runs a script test with dash and with bash: the scripts are

@@ -3,12 +3,20 @@
 # DIRAC root, the startup and startup-save links, runit's view of each
 # startup link, whether each link's run script is an agent's, the manifest,
 # mysqld, and the InnoDB journal. Args: diracRoot manifestName mysqlServer
-# journalFrom journalTo (the last three may be empty). It is run at every
+# journalFrom journalTo runitBin nready ready... (all but the first two may
+# be empty, nready 0). It is run at every
 # poll, so it starts few processes: one readlink, one runsvstat and one
 # grep for all the links, not one per link, and no pipelines. (GNU's
 # readlink takes several links and prints a line each; where its lines do
 # not pair up with the links, e.g. a readlink taking one operand or a link
 # gone meanwhile, it runs once per link.)
+#
+# The runit tools are looked for where sites put them: runitBin, the
+# session's PATH, /sbin, /usr/sbin; runit 1.x's runsvctrl and runsvstat
+# first, else runit 2's sv (whose "sv status" lines are reported as they
+# are). A host with neither says so: a state it cannot read is never
+# "stopped". With a readiness argv (spec.database.service.ready), it is run
+# and its exit status reported: the database answers, or not.
 #
 # Five more arguments and link names make it wait on the host first (see
 # procedure.Wait): mode ("down" or "up"), then tick, budget, settle and rest in
@@ -20,9 +28,11 @@
 # the controller waits for what is left of an uptime beyond it through a
 # requeue, not through probe after probe. The report that follows is the
 # same as without a wait: the wait only chooses when to look.
-root=$1 manifest=$2 mysql=$3 jfrom=$4 jto=$5
-if [ $# -gt 5 ]; then
-  mode=$6 tick=$7 budget=$8 settle=$9 rest=${10}; shift 10
+root=$1 manifest=$2 mysql=$3 jfrom=$4 jto=$5 runitbin=$6 nready=${7:-0}; shift 7
+i=1
+while [ "$i" -le "$nready" ]; do eval "ready_$i=\$1"; shift; i=$((i+1)); done
+if [ $# -gt 0 ]; then
+  mode=$1 tick=$2 budget=$3 settle=$4 rest=$5; shift 5
   secs() { printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)); }
   first=1 spent=0
   while :; do
@@ -52,6 +62,18 @@ b=
 [ -z "$b" ] || printf 'boot\t%s\n' "$b"
 if [ ! -d "$root" ]; then printf 'root\tmissing\n'; exit 0; fi
 printf 'root\tok\n'
+tool() {
+  t=
+  if [ -n "$runitbin" ] && [ -x "$runitbin/$1" ]; then t=$runitbin/$1
+  elif command -v "$1" >/dev/null 2>&1; then t=$1
+  elif [ -x "/sbin/$1" ]; then t=/sbin/$1
+  elif [ -x "/usr/sbin/$1" ]; then t=/usr/sbin/$1
+  else return 1; fi
+}
+stat='' sv=''
+if tool runsvctrl && ctl=$t && tool runsvstat; then stat=$t; printf 'runit\trunsv\t%s\t%s\n' "$ctl" "$stat"
+elif tool sv; then stat=$t sv=1; printf 'runit\tsv\t%s\n' "$stat"
+else printf 'runit\tmissing\n'; fi
 for dir in startup startup-save; do
   [ -d "$root/$dir" ] || continue
   set --
@@ -78,11 +100,16 @@ for dir in startup startup-save; do
     set -- "$@" "$l"
   done
   if [ "$dir" = startup ] && [ $# -gt 0 ]; then
-    out=$(runsvstat "$@" 2>&1)
+    out=
+    if [ -n "$sv" ]; then out=$("$stat" status "$@" 2>&1); elif [ -n "$stat" ]; then out=$("$stat" "$@" 2>&1); fi
     while IFS= read -r s; do
       case $s in
         "runsvstat: warning: $root/startup/"*) n=${s#"runsvstat: warning: $root/startup/"}; s=${s#"runsvstat: "};;
         "$root/startup/"*) n=${s#"$root/startup/"}; s=${s#"$root/startup/"*": "};;
+        *": $root/startup/"*)
+          # sv: "run: DIR: (pid N) Ss; run: log: …", "warning: DIR: …", "fail: DIR: …"
+          n=${s#*": $root/startup/"}
+          printf 'sv\t%s\t%s: %s\n' "${n%%: *}" "${s%%": $root/startup/"*}" "${n#*: }"; continue;;
         *) continue;;
       esac
       printf 'stat\t%s\t%s\n' "${n%%: *}" "$s"
@@ -102,8 +129,14 @@ done
 if [ -f "$root/startup-save/$manifest" ]; then
   while IFS= read -r line; do printf 'manifest\t%s\n' "$line"; done < "$root/startup-save/$manifest"
 fi
-if [ -n "$mysql" ]; then
-  if [ -x "$mysql" ]; then printf 'mysql\tpresent\n'; else printf 'mysql\tmissing\n'; fi
+if [ "$nready" -gt 0 ]; then
+  # shellcheck disable=SC2016 # eval's text references the arguments, never holds them
+  a='"$ready_1"' i=2
+  while [ $i -le "$nready" ]; do a="$a \"\$ready_$i\""; i=$((i+1)); done
+  if eval "$a" >/dev/null 2>&1 </dev/null; then printf 'ready\tyes\n'; else printf 'ready\tno\n'; fi
+fi
+if [ -n "$mysql" ] || [ "$nready" -gt 0 ]; then
+  if [ -z "$mysql" ]; then :; elif [ -x "$mysql" ]; then printf 'mysql\tpresent\n'; else printf 'mysql\tmissing\n'; fi
   # shellcheck disable=SC2009 # ps -eo is POSIX; pgrep is not on every host
   if ps -eo comm= 2>/dev/null | grep -qxE 'mysqld|mariadbd|mysqld_safe'; then printf 'mysqld\trunning\n'; else printf 'mysqld\tstopped\n'; fi
 fi
