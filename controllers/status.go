@@ -254,6 +254,8 @@ func deriveHostPhases(s *scope) {
 			hs.Phase = diracv1.HostUp
 		case all:
 			hs.Phase = diracv1.HostWaiting // waits for maintenance to clear on the others
+		case hs.WaitingSince != nil && hs.Reason == diracv1.ReasonRebooting:
+			hs.Phase = diracv1.HostRebooting // reboot.go
 		case hs.WaitingSince != nil:
 			hs.Phase = diracv1.HostWorking
 		case len(hs.CompletedTiers) > 0 || (s.blocked != nil && s.blocked.Reason == diracv1.ReasonHostLocked):

@@ -25,8 +25,11 @@ func (r *VOBoxInterventionReconciler) runTiers(ctx context.Context, s *scope) (c
 	if s.blocked != nil || s.vbi.Spec.Suspend || isComplete(s.vbi) {
 		return ctrl.Result{}, nil
 	}
-	if s.plan.State == diracv1.StateDown && !startedAny(&s.vbi.Status) && !r.preflight(ctx, s) {
+	if (s.plan.State == diracv1.StateDown || s.plan.Cycle) && !startedAny(&s.vbi.Status) && !r.preflight(ctx, s) {
 		return ctrl.Result{}, nil
+	}
+	if procedure.IsRolling(&s.vbi.Spec) {
+		return r.runRolling(ctx, s) // rolling.go
 	}
 	for i := range s.plan.Tiers {
 		tier, ts := &s.plan.Tiers[i], &s.vbi.Status.Tiers[i]
@@ -56,7 +59,14 @@ func (r *VOBoxInterventionReconciler) runTiers(ctx context.Context, s *scope) (c
 			// The next tier's handshakes overlap this tier's waits.
 			r.connect(ctx, s, s.plan.HostsAfter(i))
 		}
-		r.runTier(ctx, s, tier)
+		if tier.Action == procedure.ActionReboot {
+			if err := r.runRebootTier(ctx, s, tier, tier.Hosts); err != nil {
+				return ctrl.Result{}, err
+			}
+			ts = &s.vbi.Status.Tiers[i] // runRebootTier writes the status
+		} else {
+			r.runTier(ctx, s, tier)
+		}
 		if !r.closeTier(s, tier, ts) {
 			return ctrl.Result{}, nil
 		}

@@ -132,6 +132,7 @@ func (r *VOBoxInterventionReconciler) reconcileNormal(ctx context.Context, s *sc
 		r.connectAhead,
 		r.waitForReboot,
 		r.runTiers,
+		r.observeCycle,
 		r.recordBoots,
 		r.releaseLeasesWhenDone,
 	}
@@ -153,7 +154,7 @@ func (r *VOBoxInterventionReconciler) reconcileNormal(ctx context.Context, s *sc
 func (r *VOBoxInterventionReconciler) observeGeneration(ctx context.Context, s *scope) (ctrl.Result, error) {
 	st := &s.vbi.Status
 	s.ensureHostStatuses()
-	if st.ObservedState != s.vbi.Spec.State || len(st.Tiers) != len(s.plan.Tiers) {
+	if st.ObservedState != s.vbi.Spec.State || len(st.Tiers) != len(s.plan.Tiers) || newCycle(s) {
 		log.FromContext(ctx).Info("Planning", "state", s.vbi.Spec.State, "tiers", len(s.plan.Tiers), "hostSteps", s.plan.Total())
 		st.ObservedState = s.vbi.Spec.State
 		st.Tiers = make([]diracv1.TierStatus, len(s.plan.Tiers))
@@ -162,12 +163,12 @@ func (r *VOBoxInterventionReconciler) observeGeneration(ctx context.Context, s *
 		}
 		for i := range st.Hosts {
 			hs := &st.Hosts[i]
-			if s.vbi.Spec.State == diracv1.StateDown {
+			if s.vbi.Spec.State == diracv1.StateDown || s.plan.Cycle {
 				// A new Down records afresh what it parks; the on-host
 				// manifest of an unfinished Up still holds the old record.
 				hs.SavedComponents, hs.ExcludedComponents = nil, nil
 				// And the boot it ends in (boot.go).
-				hs.BootID, hs.Rebooted = "", false
+				hs.BootID, hs.Rebooted, hs.RebootedAt = "", false, nil
 			}
 			hs.CompletedTiers, hs.WaitingSince, hs.Attempts, hs.Findings, hs.KilledComponents = nil, nil, 0, nil, nil
 			clearFailed(hs)
@@ -242,7 +243,7 @@ func (r *VOBoxInterventionReconciler) connectAhead(ctx context.Context, s *scope
 	if s.blocked != nil || s.vbi.Spec.Suspend || startedAny(&s.vbi.Status) {
 		return ctrl.Result{}, nil
 	}
-	if s.plan.State == diracv1.StateDown {
+	if s.plan.State == diracv1.StateDown || s.plan.Cycle {
 		hosts := make([]string, len(s.vbi.Spec.Hosts))
 		for i, h := range s.vbi.Spec.Hosts {
 			hosts[i] = h.Name

@@ -204,6 +204,14 @@ func describeHost(spec *diracv1.VOBoxInterventionSpec, uid string, t *Tier, name
 			hd.Steps = append(hd.Steps, step(MoveJournal(jfrom, jto), fmt.Sprintf("once mysqld is gone: mv %s %s, then a symlink back", jfrom, jto)))
 		}
 
+	case ActionReboot:
+		hd.Steps = []StepDescription{
+			probe("", "", ""),
+			step(Reboot(spec.Reboot.Command, name, spec.Reason), "once the host's Down tiers are done, its boot id recorded first (never sent twice); the session dropping is expected"),
+			probe("", "", ""),
+		}
+		hd.Steps[2].When = fmt.Sprintf("until the host answers with its pinned host key and a new boot id, up to spec.reboot.timeout (%s)", spec.Reboot.Timeout.Duration)
+
 	case ActionStartDatabase:
 		jfrom, jto := JournalMove(spec, name)
 		hd.Steps = []StepDescription{

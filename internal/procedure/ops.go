@@ -112,6 +112,10 @@ const (
 	OpSetMaintenance OpName = "SetMaintenance"
 	// OpClearMaintenance runs spec.maintenance.clear.
 	OpClearMaintenance OpName = "ClearMaintenance"
+	// OpReboot runs spec.reboot.command. The session dropping (ssh's exit
+	// 255, a lost connection) is its expected outcome: the host went down
+	// under it. What counts is the new boot id a later probe reads.
+	OpReboot OpName = "Reboot"
 )
 
 // Op is one remote operation ready to run: its name, its argv, and the typed
@@ -373,6 +377,13 @@ func expand(template []string, host, reason string) []string {
 		argv[i] = r.Replace(a)
 	}
 	return argv
+}
+
+// Reboot expands the spec.reboot.command template (OpReboot) as Maintenance
+// does: each element stays one argument, with {host} and {reason} replaced.
+// It is shown as it runs.
+func Reboot(template []string, host, reason string) Op {
+	return Maintenance(OpReboot, template, host, reason)
 }
 
 // ProbeArgs are what a probe reads besides the links: the DIRAC root, the

@@ -48,6 +48,9 @@ type Plan struct {
 	State diracv1.State
 	// Tiers are run in order.
 	Tiers []Tier
+	// Cycle is true for a cycle's plan (spec.cycle): the Down tiers, the
+	// Rebooted tier when spec.reboot is set, then the Up tiers, ending Up.
+	Cycle bool
 }
 
 // HostsAfter returns the hosts of the first tier after tier i that runs
@@ -90,7 +93,13 @@ func (p Plan) Tier(condition string) *Tier {
 // (Services, Framework) → DatabasesStopped (Database).
 // Up: DatabasesStarted (Database) → FrameworkStarted (Framework) →
 // ServicesStarted (Services) → AgentsStarted (Agents) → MaintenanceCleared (all).
+//
+// A cycle (spec.cycle with state Up) is both in one plan, with the Rebooted
+// tier between them when spec.reboot is set (cycle.go).
 func BuildPlan(spec *diracv1.VOBoxInterventionSpec) Plan {
+	if IsCycle(spec) {
+		return buildCyclePlan(spec)
+	}
 	all := make([]string, 0, len(spec.Hosts))
 	for _, h := range spec.Hosts {
 		all = append(all, h.Name)

@@ -1,0 +1,32 @@
+package controllers
+
+import (
+	"context"
+
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+)
+
+// A cycle (spec.cycle with state Up) is one plan, Down → (Rebooted) → Up
+// (procedure.BuildPlan), run as any other by runTiers, or host by host by
+// runRolling under spec.strategy.rolling. Its token is the trigger: a
+// token other than status.observedCycle on a finished plan starts a new
+// cycle (observeGeneration plans it afresh), and observedCycle takes the
+// token when the cycle completes. A token changed while a cycle runs is
+// taken by that cycle: it completes under the newer token.
+
+// newCycle reports whether spec.cycle asks for a cycle the status has not
+// seen: the plan is a cycle's, finished, and done for another token.
+func newCycle(s *scope) bool {
+	return s.plan.Cycle && s.vbi.Status.ObservedCycle != s.vbi.Spec.Cycle && isComplete(s.vbi)
+}
+
+// observeCycle records the token of a completed cycle.
+func (r *VOBoxInterventionReconciler) observeCycle(ctx context.Context, s *scope) (ctrl.Result, error) {
+	if !s.plan.Cycle || !isComplete(s.vbi) || s.vbi.Status.ObservedCycle == s.vbi.Spec.Cycle {
+		return ctrl.Result{}, nil
+	}
+	log.FromContext(ctx).Info("Cycle complete", "cycle", s.vbi.Spec.Cycle)
+	s.vbi.Status.ObservedCycle = s.vbi.Spec.Cycle
+	return ctrl.Result{}, nil
+}
