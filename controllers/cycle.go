@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"time"
 
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log"
@@ -29,4 +30,26 @@ func (r *VOBoxInterventionReconciler) observeCycle(ctx context.Context, s *scope
 	log.FromContext(ctx).Info("Cycle complete", "cycle", s.vbi.Spec.Cycle)
 	s.vbi.Status.ObservedCycle = s.vbi.Spec.Cycle
 	return ctrl.Result{}, nil
+}
+
+// scanFrom is when the log scan of a host's Up starts: the start of the
+// procedure, or, in a cycle, of the host's own Up (its return from the
+// reboot, else the Up tiers' start), so that what the components logged
+// before the cycle stopped them is not read as their new start's.
+func scanFrom(s *scope, hc *hostContext) time.Time {
+	from := startedAt(s.vbi)
+	if !s.plan.Cycle {
+		return from
+	}
+	if at := hc.status.RebootedAt; at != nil {
+		return at.Time
+	}
+	if i := s.plan.DownTiers(); i < len(s.vbi.Status.Tiers) {
+		for _, ts := range s.vbi.Status.Tiers[i:] {
+			if ts.StartedAt != nil {
+				return ts.StartedAt.Time
+			}
+		}
+	}
+	return from
 }

@@ -274,7 +274,7 @@ func (r *VOBoxInterventionReconciler) decide(s *scope, tier *procedure.Tier, hc 
 		StopRequested: !st.stopRequestedAt.IsZero() || ranInThisStep(hs, procedure.OpStopComponents, procedure.OpKillComponents),
 		Elapsed:       elapsed, StopTimeout: spec.Strategy.StopTimeout.Duration, StepTimeout: spec.Strategy.StepTimeout.Duration,
 		Uptime: spec.Checks.ComponentUptime.Duration, SavedInStatus: hs.SavedComponents, Scanned: st.scanned,
-		Patterns: spec.Checks.ErrorPatterns, Levels: spec.Checks.ErrorLevels, ScanFrom: startedAt(s.vbi),
+		Patterns: spec.Checks.ErrorPatterns, Levels: spec.Checks.ErrorLevels, ScanFrom: scanFrom(s, hc),
 		StartFirst: spec.Checks.StartFirst, StartLast: spec.Checks.StartLast,
 	}
 	// stopTimeout counts from the last stop (or kill) request, not from the
