@@ -390,6 +390,7 @@ func (r *VOBoxInterventionReconciler) probe(ctx context.Context, s *scope, tier 
 	if err != nil {
 		return nil, &procedure.Failure{Reason: diracv1.ReasonCommandFailed, Message: fmt.Sprintf("host %s: %v", hc.name, err)}
 	}
+	noteBoot(hc, p)
 	return p, nil
 }
 
