@@ -92,6 +92,13 @@ demo: deps envtest ## The main job: API server, seed lab, operator, Down → reb
 	go build -o bin/demo ./hack/demo
 	KUBEBUILDER_ASSETS="$$(bash hack/envtest-build.sh)" bin/demo $(if $(KEEP),-keep)
 
+.PHONY: demo-cycle
+demo-cycle: deps envtest ## A rolling kernel-patch cycle on the seed lab, watched live: each host Down → sudo reboot → Up, Agents first, Database last (KEEP=1 leaves it running).
+	go build -o bin/manager .
+	go build -o bin/lab ./hack/lab
+	go build -o bin/demo ./hack/demo
+	KUBEBUILDER_ASSETS="$$(bash hack/envtest-build.sh)" bin/demo -cycle $(if $(KEEP),-keep)
+
 .PHONY: demo-down
 demo-down: ## Stop a demo left running by KEEP=1.
 	go build -o bin/lab ./hack/lab

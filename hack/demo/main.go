@@ -38,13 +38,15 @@ import (
 type demo struct {
 	dir, manager, labBin, net string
 	keep                      bool
-	kubeconfig                string
-	env                       *envtest.Environment
-	k8s                       client.Client
-	operator                  *exec.Cmd
-	lab                       *labstatus.Lab
-	failures                  []string
-	out                       io.Writer
+	// cycle runs a rolling kernel-patch cycle instead of the power stop.
+	cycle      bool
+	kubeconfig string
+	env        *envtest.Environment
+	k8s        client.Client
+	operator   *exec.Cmd
+	lab        *labstatus.Lab
+	failures   []string
+	out        io.Writer
 }
 
 func main() {
@@ -54,6 +56,7 @@ func main() {
 	flag.StringVar(&d.labBin, "lab", "bin/lab", "The lab binary.")
 	flag.StringVar(&d.net, "net", "127.77", "Loopback prefix of the lab's hosts.")
 	flag.BoolVar(&d.keep, "keep", false, "Leave the API server, the operator and the lab running.")
+	flag.BoolVar(&d.cycle, "cycle", false, "Show a rolling kernel-patch cycle (spec.cycle, spec.reboot, strategy.rolling) instead of the power stop.")
 	timeout := flag.Duration("timeout", 15*time.Minute, "Give up after this long.")
 	down := flag.Bool("down", false, "Stop a demo left running with -keep, and remove its folder.")
 	flag.Parse()
@@ -82,6 +85,10 @@ func main() {
 	if len(d.failures) > 0 {
 		fmt.Fprintf(d.out, "\nDEMO FAILED:\n  - %s\n", strings.Join(d.failures, "\n  - "))
 		os.Exit(1)
+	}
+	if d.cycle {
+		fmt.Fprintln(d.out, "\nDemo passed: a rolling Down → reboot → Up of every host, every check green.")
+		return
 	}
 	fmt.Fprintln(d.out, "\nDemo passed: Down → reboot → Up, every check green.")
 }
@@ -130,6 +137,9 @@ func (d *demo) run(ctx context.Context) error {
 	before, err := d.labStatus(ctx)
 	if err != nil {
 		return err
+	}
+	if d.cycle {
+		return d.runCycle(ctx, before) // cycle.go
 	}
 	manifest, err := d.writeIntervention()
 	if err != nil {
@@ -273,7 +283,7 @@ func (d *demo) follow(ctx context.Context, name string) (*diracv1.VOBoxIntervent
 	defer func() { stopWatch(); _ = watch.Wait() }()
 
 	start := time.Now()
-	seen := map[string]string{}
+	seen, phases := map[string]string{}, map[string]string{}
 	for {
 		v := &diracv1.VOBoxIntervention{}
 		if err := d.k8s.Get(ctx, client.ObjectKey{Namespace: "default", Name: name}, v); err != nil {
@@ -287,6 +297,11 @@ func (d *demo) follow(ctx context.Context, name string) (*diracv1.VOBoxIntervent
 			if seen[t.Name] != line && t.State != diracv1.TierPending {
 				seen[t.Name] = line
 				fmt.Fprintf(d.out, "    [%5.1fs] %-18s %-9s %d/%d hosts %s\n", time.Since(start).Seconds(), t.Name, t.State, t.Done, len(t.Hosts), hostsLine(v, t))
+			}
+		}
+		if d.cycle && v.Status.ObservedGeneration == v.Generation {
+			for _, line := range hostPhases(v, phases, start) {
+				fmt.Fprintln(d.out, line)
 			}
 		}
 		ready := meta.FindStatusCondition(v.Status.Conditions, diracv1.ReadyCondition)
