@@ -24,6 +24,7 @@ type Metrics struct {
 	statusWrites  prometheus.Counter
 	hostTierTimes *prometheus.HistogramVec
 	waiting       *prometheus.GaugeVec
+	drift         *prometheus.CounterVec
 }
 
 // NewMetrics creates the metrics and registers them with reg (controller-runtime's
@@ -60,8 +61,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		statusWrites: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "vobox_status_writes_total", Help: "Status patches sent to the API server.",
 		}),
+		drift: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "vobox_drift_total", Help: "Drift checks that found a host out of its intervention's state (a new finding), by intervention and host.",
+		}, []string{"intervention_namespace", "intervention", "host"}),
 	}
-	reg.MustRegister(m.stepDuration, m.tierDuration, m.hostTierTimes, m.stepFailures, m.hostsByPhase, m.byPhase, m.statusWrites, m.waiting)
+	reg.MustRegister(m.stepDuration, m.tierDuration, m.hostTierTimes, m.stepFailures, m.hostsByPhase, m.byPhase, m.statusWrites, m.waiting, m.drift)
 	return m
 }
 
@@ -153,4 +157,5 @@ func (m *Metrics) forget(vbi *diracv1.VOBoxIntervention) {
 	m.byPhase.DeletePartialMatch(labels)
 	m.hostsByPhase.DeletePartialMatch(labels)
 	m.waiting.DeletePartialMatch(labels)
+	m.drift.DeletePartialMatch(labels)
 }

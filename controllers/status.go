@@ -81,7 +81,14 @@ func deriveStatus(s *scope) {
 	}
 
 	state := string(vbi.Spec.State)
+	drift := driftSummary(vbi) // drift.go
 	switch {
+	case sm.complete && drift != "" && vbi.Spec.Strategy.DriftPolicy == diracv1.DriftPolicyReport:
+		msg := "Drifted (driftPolicy Report: nothing is corrected): " + drift
+		set(diracv1.ReadyCondition, metav1.ConditionFalse, diracv1.ReasonDrifted, msg)
+		set(diracv1.ReconcilingCondition, metav1.ConditionFalse, diracv1.ReasonDrifted, "Stalled: "+msg)
+		set(diracv1.StalledCondition, metav1.ConditionTrue, diracv1.ReasonDrifted, msg)
+		st.Phase = map[diracv1.State]diracv1.Phase{diracv1.StateDown: diracv1.PhaseDown, diracv1.StateUp: diracv1.PhaseUp}[vbi.Spec.State]
 	case sm.complete:
 		set(diracv1.ReadyCondition, metav1.ConditionTrue, diracv1.ReasonSucceeded, fmt.Sprintf("All %d hosts are %s and every check passed", len(vbi.Spec.Hosts), state))
 		set(diracv1.ReconcilingCondition, metav1.ConditionFalse, diracv1.ReasonSucceeded, "Nothing left to do")
@@ -134,8 +141,12 @@ func deriveStatus(s *scope) {
 		if len(sm.failed) > 0 {
 			msg += fmt.Sprintf("; %d host(s) failed: %s", len(sm.failed), strings.Join(sm.failed, "; "))
 		}
-		set(diracv1.ReadyCondition, metav1.ConditionFalse, diracv1.ReasonProgressing, msg)
-		set(diracv1.ReconcilingCondition, metav1.ConditionTrue, diracv1.ReasonProgressing, msg)
+		reason := diracv1.ReasonProgressing
+		if drift != "" && vbi.Spec.Strategy.DriftPolicy != diracv1.DriftPolicyReport {
+			reason, msg = diracv1.ReasonDrifted, "Correcting drift: "+drift+"; "+msg
+		}
+		set(diracv1.ReadyCondition, metav1.ConditionFalse, reason, msg)
+		set(diracv1.ReconcilingCondition, metav1.ConditionTrue, reason, msg)
 		set(diracv1.StalledCondition, metav1.ConditionFalse, diracv1.ReasonProgressing, "Not stalled")
 		st.Phase = diracv1.PhasePending
 		if startedAny(st) {

@@ -348,8 +348,17 @@ func (r *VOBoxInterventionReconciler) runMaintenance(ctx context.Context, s *sco
 	if spec.Maintenance.RunOn != "" {
 		on = spec.Maintenance.RunOn
 	}
-	if _, err := r.act(ctx, s, hc, s.target(on), procedure.Maintenance(op, template, hc.name, spec.Reason)); err != nil {
+	// At most once per host and direction, even when this process is killed
+	// between the command and the status write: a marker on the host that
+	// runs it, written in the same session, is looked at first.
+	once := procedure.MaintenanceOnce(procedure.Maintenance(op, template, hc.name, spec.Reason),
+		path.Join(spec.Layout.DiracRoot, "startup-save"), string(s.vbi.UID), hc.name)
+	res, err := r.act(ctx, s, hc, s.target(on), once)
+	if err != nil {
 		return failed(err)
+	}
+	if !procedure.ParseMaintenance(res.Stdout) {
+		hc.log.Info("Maintenance command already ran for this host (its marker is there): not run again", "command", op, "on", on)
 	}
 	return hostOutcome{done: true}
 }

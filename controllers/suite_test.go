@@ -79,11 +79,13 @@ type harness struct {
 	rec *VOBoxInterventionReconciler
 	// others are more namespaces the manager watches (newHarnessNamespaces).
 	others []string
+	// wrap, when set, wraps the simulated hosts' executor (a test's faults).
+	wrap func(remote.Executor) remote.Executor
 }
 
 // newHarness creates a namespace with the SSH Secret "ssh" and starts a
 // manager running the reconciler against the simulated hosts.
-func newHarness(t *testing.T, sim *hostsim.Cluster) *harness {
+func newHarness(t *testing.T, sim *hostsim.Cluster, opts ...func(*harness)) *harness {
 	t.Helper()
 	ctx := context.Background()
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "vbi-test-"}}
@@ -96,6 +98,9 @@ func newHarness(t *testing.T, sim *hostsim.Cluster) *harness {
 		_ = k8sClient.Delete(context.Background(), ns)
 	})
 	h := &harness{t: t, ns: ns.Name, sim: sim}
+	for _, o := range opts {
+		o(h)
+	}
 	h.createSecret("ssh")
 	h.startManager()
 	return h
@@ -128,12 +133,16 @@ func (h *harness) startManager() {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var executor remote.Executor = h.sim.Executor()
+	if h.wrap != nil {
+		executor = h.wrap(executor)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	h.rec = &VOBoxInterventionReconciler{
 		Notifier:  notifier,
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
-		Executor:  h.sim.Executor(),
+		Executor:  executor,
 		Recorder:  mgr.GetEventRecorder("vobox-operator"),
 		Metrics:   NewMetrics(prometheus.NewRegistry()),
 		// Each test's namespace is its own lock namespace, so that tests

@@ -64,7 +64,7 @@ type VOBoxInterventionReconciler struct {
 // +kubebuilder:rbac:groups=dirac.vobox.io,resources=voboxinterventions,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=dirac.vobox.io,resources=voboxinterventions/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=dirac.vobox.io,resources=voboxinterventions/finalizers,verbs=update
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
 // +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
@@ -126,6 +126,7 @@ func (r *VOBoxInterventionReconciler) reconcileNormal(ctx context.Context, s *sc
 	steps := []func(context.Context, *scope) (ctrl.Result, error){
 		r.observeGeneration,
 		r.loadCredentials,
+		r.retryAfterRotation,
 		r.checkSchedule,
 		r.resolveHosts,
 		r.acquireLeases, // before any connection: a held machine sees nothing from us
@@ -134,6 +135,7 @@ func (r *VOBoxInterventionReconciler) reconcileNormal(ctx context.Context, s *sc
 		r.runTiers,
 		r.observeCycle,
 		r.recordBoots,
+		r.checkDrift,
 		r.releaseLeasesWhenDone,
 	}
 	for _, step := range steps {
@@ -201,7 +203,7 @@ const secretRetry = 15 * time.Second
 // the intervention until the Secret is fixed (it is read again every
 // secretRetry: Secrets are not watched, so the operator needs no list/watch).
 func (r *VOBoxInterventionReconciler) loadCredentials(ctx context.Context, s *scope) (ctrl.Result, error) {
-	if isComplete(s.vbi) || s.vbi.Spec.Suspend {
+	if due, _ := driftDue(s); (isComplete(s.vbi) && !due) || s.vbi.Spec.Suspend {
 		return ctrl.Result{}, nil
 	}
 	secret := &corev1.Secret{}
@@ -383,6 +385,9 @@ func (r *VOBoxInterventionReconciler) SetupWithManager(ctx context.Context, mgr 
 	if err := indexHostIDs(ctx, mgr); err != nil {
 		return fmt.Errorf("failed to index interventions by host: %w", err)
 	}
+	if err := indexSecretRefs(ctx, mgr); err != nil {
+		return fmt.Errorf("failed to index interventions by SSH Secret: %w", err)
+	}
 	// Our own status writes do not change the generation: they must not
 	// trigger a pass. Deletion and finalizer changes must.
 	deleting := predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
@@ -391,6 +396,8 @@ func (r *VOBoxInterventionReconciler) SetupWithManager(ctx context.Context, mgr 
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&diracv1.VOBoxIntervention{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, deleting))).
 		Watches(&coordinationLease, handler.EnqueueRequestsFromMapFunc(r.interventionsWaitingForLease)).
+		// Metadata only: the cache holds no Secret content (rotation.go).
+		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.interventionsForSecret)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.MaxConcurrentReconciles}).
 		Named("voboxintervention").
 		Complete(r)

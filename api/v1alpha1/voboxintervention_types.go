@@ -832,6 +832,13 @@ type VOBoxInterventionStatus struct {
 	// +listMapKey=tier
 	// +kubebuilder:validation:MaxItems=12
 	Approvals []ApprovalStatus `json:"approvals,omitempty"`
+
+	// SSHSecretVersion is the resourceVersion of the spec.ssh.secretRef
+	// Secret last loaded: a new one (a rotated key or known_hosts) retries
+	// the hosts that failed on a host key or on authentication.
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	SSHSecretVersion string `json:"sshSecretVersion,omitempty"`
 }
 
 // ApprovalStatus records who approved a gated tier and when.

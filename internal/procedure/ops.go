@@ -45,10 +45,14 @@ var (
 	// Parsed by ParseFindings.
 	//go:embed scripts/logscan.sh
 	logScanScript string
+	// maintenanceScript runs a maintenance command at most once per host
+	// and direction, behind a marker on the host. Parsed by ParseMaintenance.
+	//go:embed scripts/maintenance.sh
+	maintenanceScript string
 )
 
 func init() {
-	for _, text := range []*string{&probeScript, &stepScript, &manifestScript, &linksScript, &journalScript, &logScanScript} {
+	for _, text := range []*string{&probeScript, &stepScript, &manifestScript, &linksScript, &journalScript, &logScanScript, &maintenanceScript} {
 		*text = stripComments(*text)
 	}
 }
@@ -366,6 +370,42 @@ func MoveJournal(from, to string) Op {
 // {reason} replaced.
 func Maintenance(name OpName, template []string, host, reason string) Op {
 	return command(name, expand(template, host, reason)...)
+}
+
+// MaintenanceOnce runs a maintenance operation (Maintenance) through
+// scripts/maintenance.sh: at most once per host and direction for the
+// intervention uid, however often it is sent. The marker, a file of
+// markerDir named by MaintenanceMarker, is written on the host that runs
+// the command, in the same session, and removes the other direction's, so
+// that a crash between the command and the status write does not run it
+// again, and the next Down (or Up) does. Its output is read by
+// ParseMaintenance.
+func MaintenanceOnce(op Op, markerDir, uid, host string) Op {
+	mine, other := MaintenanceMarker(uid, host, OpSetMaintenance), MaintenanceMarker(uid, host, OpClearMaintenance)
+	if op.Name == OpClearMaintenance {
+		mine, other = other, mine
+	}
+	return script(op.Name, maintenanceScript, "vobox-maintenance", append([]string{markerDir, mine, other}, op.Argv...)...)
+}
+
+// MaintenanceMarker is the name of the marker that says a maintenance
+// operation (OpSetMaintenance or OpClearMaintenance) ran for host.
+func MaintenanceMarker(uid, host string, name OpName) string {
+	return ".vobox-maintenance-" + uid + "-" + host + "-" + string(name)
+}
+
+// ParseMaintenance reads MaintenanceOnce's output: whether the command ran
+// in this session (false: its marker said it had run already).
+func ParseMaintenance(out []byte) (ran bool) {
+	for _, l := range strings.Split(string(out), "\n") {
+		switch l {
+		case "maintenance\tran":
+			return true
+		case "maintenance\tskipped":
+			return false
+		}
+	}
+	return false
 }
 
 // expand is an argv template with {host} and {reason} replaced, each
