@@ -103,7 +103,8 @@ func startOperator(ctx context.Context, bin, kubeconfig, logPath, pprofAddr stri
 	mport, hport := freePort(), freePort()
 	args := []string{"--zap-time-encoding=rfc3339nano",
 		fmt.Sprintf("--metrics-bind-address=127.0.0.1:%d", mport), "--metrics-secure=false",
-		fmt.Sprintf("--health-probe-bind-address=127.0.0.1:%d", hport)}
+		fmt.Sprintf("--health-probe-bind-address=127.0.0.1:%d", hport),
+		"--lock-namespace=default"} // outside a cluster there is no pod namespace
 	if pprofAddr != "" {
 		args = append(args, "--pprof-bind-address="+pprofAddr)
 	}

@@ -214,7 +214,9 @@ func (d *demo) startOperator() error {
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(d.manager, "--zap-time-encoding=rfc3339nano", "--metrics-bind-address=127.0.0.1:18080", "--metrics-secure=false", "--health-probe-bind-address=127.0.0.1:18081")
+	cmd := exec.Command(d.manager, "--zap-time-encoding=rfc3339nano", "--metrics-bind-address=127.0.0.1:18080", "--metrics-secure=false", "--health-probe-bind-address=127.0.0.1:18081",
+		// The machines' Leases: outside a cluster there is no pod namespace.
+		"--lock-namespace=default")
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+d.kubeconfig)
 	cmd.Stdout, cmd.Stderr = f, f
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // Ctrl-C reaches us, and we stop it in order

@@ -141,7 +141,9 @@ func (o *operator) start() error {
 		}
 		o.log = f
 	}
-	cmd := exec.Command(suite.managerBin, "--metrics-bind-address=0", "--health-probe-bind-address=0", "--zap-log-level=info")
+	// One lock namespace for every operator of the suite, as in a cluster:
+	// the machines' Leases are cluster-wide.
+	cmd := exec.Command(suite.managerBin, "--metrics-bind-address=0", "--health-probe-bind-address=0", "--zap-log-level=info", "--lock-namespace=default")
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+suite.kubeconfig)
 	cmd.Stdout, cmd.Stderr = o.log, o.log
 	if err := cmd.Start(); err != nil {

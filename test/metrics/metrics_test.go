@@ -48,7 +48,7 @@ func TestMetricsEndpoint(t *testing.T) {
 	}
 
 	addr := freeAddr(t)
-	cmd := exec.Command(manager, "--metrics-bind-address="+addr, "--metrics-secure=false", "--health-probe-bind-address=0")
+	cmd := exec.Command(manager, "--metrics-bind-address="+addr, "--metrics-secure=false", "--health-probe-bind-address=0", "--lock-namespace=default")
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
 	logf, _ := os.Create(filepath.Join(dir, "operator.log"))
 	cmd.Stdout, cmd.Stderr = logf, logf
