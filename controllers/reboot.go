@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -31,9 +32,12 @@ import (
 //     spec.reboot.timeout of the send fails the host with RebootTimeout,
 //     and nothing further runs on it.
 //
-// On resume after a crash, a host marked "reboot sent" is only waited for.
-// A crash between the mark and the send therefore ends in RebootTimeout,
-// never in a second reboot; a spec change (any edit) then sends it again.
+// On resume after a crash, a host marked "reboot sent" whose send was not
+// recorded as done is sent it again, through scripts/reboot.sh: a marker
+// on the host, named after the boot id and the mark, written before the
+// command runs and kept across the reboot, makes that a no-op when the
+// host got it. A host whose send was recorded is only waited for. A reboot
+// is therefore sent at most once per mark, and never lost to a crash.
 
 // stepRebootNotSent names, in status.hosts[].lastStep, a reboot command
 // that was marked as sent and could not start (no connection): not
@@ -54,7 +58,8 @@ func rebootSent(hs *diracv1.HostStatus) bool {
 // It writes the status between marking and sending, so the host contexts
 // and the status's tiers must be looked up again after it.
 func (r *VOBoxInterventionReconciler) runRebootTier(ctx context.Context, s *scope, tier *procedure.Tier, hosts []string) error {
-	var mark, wait []string
+	spec := &s.vbi.Spec
+	var mark, resend, wait []string
 	for _, name := range hosts {
 		if !hostNeedsWork(s, tier, name) {
 			continue
@@ -64,15 +69,20 @@ func (r *VOBoxInterventionReconciler) runRebootTier(ctx context.Context, s *scop
 			now := metav1.NewTime(s.now)
 			hs.WaitingSince = &now
 		}
-		if rebootSent(hs) {
-			wait = append(wait, name)
-		} else {
+		switch {
+		case !rebootSent(hs):
 			mark = append(mark, name)
+		case hs.LastStep.FinishedAt == nil && r.Clock.Now().Before(hs.LastStep.StartedAt.Add(spec.Reboot.Timeout.Duration)):
+			// Marked, and the pass that sent it (if it did) did not get to
+			// write so: send it again, which the host's marker makes a
+			// no-op if it got it.
+			resend = append(resend, name)
+		default:
+			wait = append(wait, name)
 		}
 	}
 
 	// 1. Mark: read each boot id; record it with the "sent" mark.
-	spec := &s.vbi.Spec
 	var marked []string
 	fails := make([]*procedure.Failure, len(mark))
 	probes := make([]*procedure.Probe, len(mark))
@@ -95,9 +105,9 @@ func (r *VOBoxInterventionReconciler) runRebootTier(ctx context.Context, s *scop
 		default:
 			hs := hc.status
 			now := metav1.NewTime(r.Clock.Now())
-			op := procedure.Reboot(spec.Reboot.Command, name, spec.Reason)
 			hs.BootID, hs.Rebooted, hs.RebootedAt = probes[i].BootID, false, nil
-			hs.LastStep = &diracv1.StepStatus{Name: string(op.Name), Command: op.Display(), StartedAt: &now}
+			hs.LastStep = &diracv1.StepStatus{Name: string(procedure.OpReboot), StartedAt: &now}
+			hs.LastStep.Command = rebootOp(s, hc).Display()
 			hs.Reason, hs.Message = diracv1.ReasonRebooting, fmt.Sprintf("Sending the reboot command (boot id %s)", hs.BootID)
 			marked = append(marked, name)
 		}
@@ -108,10 +118,12 @@ func (r *VOBoxInterventionReconciler) runRebootTier(ctx context.Context, s *scop
 		}
 	}
 
-	// 2. Send.
+	// 2. Send (again, for a reboot marked and not known to be sent).
+	first := len(marked)
+	marked = append(marked, resend...)
 	sendFails := make([]*procedure.Failure, len(marked))
 	_ = inParallel(len(marked), s.maxParallel(len(marked)), func(i int) error {
-		sendFails[i] = r.sendReboot(ctx, s, s.host(marked[i]))
+		sendFails[i] = r.sendReboot(ctx, s, s.host(marked[i]), i < first)
 		return nil
 	})
 	for i, name := range marked {
@@ -142,22 +154,40 @@ func (r *VOBoxInterventionReconciler) runRebootTier(ctx context.Context, s *scop
 	return nil
 }
 
-// sendReboot runs the reboot command, marked as sent, and drops the
-// connection it ran on. It returns a failure only when the command surely
-// did not reboot the host: it could not start (nothing ran: the mark is
-// taken back, so that a retry sends it) or it exited non-zero.
-func (r *VOBoxInterventionReconciler) sendReboot(ctx context.Context, s *scope, hc *hostContext) *procedure.Failure {
+// rebootOp is the host's reboot command, run once per boot and mark
+// (procedure.RebootOnce) for the reboot marked in its last step.
+func rebootOp(s *scope, hc *hostContext) procedure.Op {
 	spec := &s.vbi.Spec
 	hs := hc.status
-	op := procedure.Reboot(spec.Reboot.Command, hc.name, spec.Reason)
+	return procedure.RebootOnce(procedure.Reboot(spec.Reboot.Command, hc.name, spec.Reason),
+		path.Join(spec.Layout.DiracRoot, "startup-save"), string(s.vbi.UID), hs.LastStep.StartedAt.Unix(), hs.BootID)
+}
+
+// sendReboot runs the reboot command, marked as sent, and drops the
+// connection it ran on. It returns a failure only when the command surely
+// did not reboot the host: the host could not be trusted, the command
+// exited non-zero, or, on its first send (marked in this pass), it could
+// not start: nothing ran, the mark is taken back and the next pass marks
+// and sends it again. A send again (first false) that could not start
+// stays marked and unconfirmed: the host may be rebooting from the send
+// before, and a new mark would reboot it twice.
+func (r *VOBoxInterventionReconciler) sendReboot(ctx context.Context, s *scope, hc *hostContext, first bool) *procedure.Failure {
+	hs := hc.status
+	op := rebootOp(s, hc)
 	res, err := r.run(ctx, s, hc.target, op)
 	if d, ok := r.Executor.(remote.Disconnector); ok {
 		d.Disconnect(hc.target)
 	}
+	hc.log.Info("Ran step", "on", hc.name, "command", op.Name, "exitCode", res.ExitCode, "error", errString(err))
+	if err != nil && !first && notRun(err) && !procedure.FailureOf(err).IsTerminal() {
+		hs.LastStep.Output = procedure.Tail(err.Error(), 2048)
+		return nil // still unconfirmed: sent again next pass
+	}
 	finished := metav1.NewTime(r.Clock.Now())
 	hs.LastStep.FinishedAt = &finished
-	hc.log.Info("Ran step", "on", hc.name, "command", op.Name, "exitCode", res.ExitCode, "error", errString(err))
 	switch {
+	case err != nil && !first && notRun(err):
+		return procedure.FailureOf(err) // another host key: nothing ran
 	case err != nil && notRun(err):
 		hs.LastStep.Name = stepRebootNotSent // nothing ran: the next pass sends it
 		hs.LastStep.Output = procedure.Tail(err.Error(), 2048)
@@ -171,6 +201,9 @@ func (r *VOBoxInterventionReconciler) sendReboot(ctx context.Context, s *scope, 
 	code := int32(res.ExitCode)
 	hs.LastStep.ExitCode = &code
 	hs.LastStep.Output = procedure.Tail(string(res.Stdout)+string(res.Stderr), 2048)
+	if !procedure.ParseReboot(res.Stdout) {
+		hc.log.Info("Reboot already sent for this boot (its marker is on the host): not sent again", "bootID", hs.BootID)
+	}
 	if res.ExitCode != 0 && res.ExitCode != 255 {
 		return &procedure.Failure{Reason: diracv1.ReasonCommandFailed, Terminal: true,
 			Message: fmt.Sprintf("host %s: the reboot command exited %d: %s", hc.name, res.ExitCode, procedure.Tail(string(res.Stderr), 300))}

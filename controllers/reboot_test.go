@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -88,21 +87,30 @@ func TestAwaitReboot(t *testing.T) {
 }
 
 // TestSendReboot: the session dropping under the command is what a reboot
-// looks like; a command that never started is not "sent" (the next pass
-// sends it); one that exited non-zero did not reboot.
+// looks like; a command that never started is not "sent" when it was
+// marked in this pass (the next pass marks and sends it), but stays marked
+// when it was a send again (the host may be rebooting from the first); one
+// that exited non-zero did not reboot.
 func TestSendReboot(t *testing.T) {
+	mismatch := &remote.HostKeyMismatchError{Host: "s1", KeyType: "ssh-ed25519", Fingerprint: "SHA256:other"}
+	refused := &remote.ConnectionError{Host: "s1:22", Op: "dial", Err: errors.New("refused")}
 	cases := []struct {
-		name   string
-		res    remote.Result
-		err    error
-		fail   bool
-		sentOK bool
+		name      string
+		again     bool
+		res       remote.Result
+		err       error
+		fail      string
+		sent      bool
+		confirmed bool
 	}{
-		{name: "returns at once", res: remote.Result{ExitCode: 0}, sentOK: true},
-		{name: "session dropped (ssh's 255)", res: remote.Result{ExitCode: 255}, sentOK: true},
-		{name: "connection lost under it", err: &remote.ConnectionError{Host: "s1:22", Op: "command", Err: errors.New("EOF")}, sentOK: true},
-		{name: "no connection", err: &remote.ConnectionError{Host: "s1:22", Op: "dial", Err: errors.New("refused")}, fail: true},
-		{name: "refused by sudo", res: remote.Result{ExitCode: 1, Stderr: []byte("sudo: a password is required")}, fail: true, sentOK: true},
+		{name: "returns at once", res: remote.Result{ExitCode: 0}, sent: true, confirmed: true},
+		{name: "session dropped (ssh's 255)", res: remote.Result{ExitCode: 255}, sent: true, confirmed: true},
+		{name: "connection lost under it", err: &remote.ConnectionError{Host: "s1:22", Op: "command", Err: errors.New("EOF")}, sent: true, confirmed: true},
+		{name: "no connection", err: refused, fail: diracv1.ReasonUnreachable},
+		{name: "refused by sudo", res: remote.Result{ExitCode: 1, Stderr: []byte("sudo: a password is required")}, fail: diracv1.ReasonCommandFailed, sent: true, confirmed: true},
+		{name: "again: no connection", again: true, err: refused, sent: true},
+		{name: "again: already sent", again: true, res: remote.Result{Stdout: []byte("reboot\tskipped\n")}, sent: true, confirmed: true},
+		{name: "again: another host key", again: true, err: mismatch, fail: diracv1.ReasonHostKeyMismatch, sent: true, confirmed: true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -113,15 +121,19 @@ func TestSendReboot(t *testing.T) {
 			}}
 			r := &VOBoxInterventionReconciler{Executor: fake, Clock: clocktesting.NewFakePassiveClock(statusNow)}
 			s, hs := rebootScope()
-			f := r.sendReboot(context.Background(), s, s.host("s1"))
-			if (f != nil) != tc.fail {
-				t.Errorf("failure %v, want one: %v", f, tc.fail)
+			f := r.sendReboot(context.Background(), s, s.host("s1"), !tc.again)
+			switch {
+			case tc.fail == "" && f != nil, tc.fail != "" && (f == nil || f.Reason != tc.fail):
+				t.Errorf("failure %v, want %q", f, tc.fail)
 			}
-			if got := rebootSent(hs); got != tc.sentOK {
-				t.Errorf("rebootSent = %v after it, want %v (last step %+v)", got, tc.sentOK, hs.LastStep)
+			if got := rebootSent(hs); got != tc.sent {
+				t.Errorf("rebootSent = %v after it, want %v (last step %+v)", got, tc.sent, hs.LastStep)
 			}
-			if strings.Join(argv, " ") != "sudo /sbin/reboot" {
-				t.Errorf("ran %q", argv)
+			if got := hs.LastStep.FinishedAt != nil; tc.sent && got != tc.confirmed {
+				t.Errorf("send recorded as done: %v, want %v", got, tc.confirmed)
+			}
+			if n := len(argv); n < 2 || argv[n-2] != "sudo" || argv[n-1] != "/sbin/reboot" || argv[0] != "sh" {
+				t.Errorf("ran %q, want the reboot script around sudo /sbin/reboot", argv)
 			}
 		})
 	}

@@ -1,10 +1,16 @@
 package procedure
 
 import (
+	_ "embed"
 	"slices"
+	"strconv"
+	"strings"
 
 	diracv1 "github.com/vobox-operator/vobox-operator/api/v1alpha1"
 )
+
+// PlaceholderBootID stands for a host's boot id in a plan description.
+const PlaceholderBootID = "BOOTID"
 
 // ActionReboot sends spec.reboot.command to a host and waits until it
 // answers again, with its pinned host key and a new boot id.
@@ -95,4 +101,45 @@ func RollingGroups(spec *diracv1.VOBoxInterventionSpec) [][]string {
 		}
 	}
 	return out
+}
+
+// rebootScript runs the reboot command once per boot, behind a marker on
+// the host. Parsed by ParseReboot.
+//
+//go:embed scripts/reboot.sh
+var rebootScript string
+
+func init() { rebootScript = stripComments(rebootScript) }
+
+// RebootOnce runs a reboot operation (Reboot) through scripts/reboot.sh: at
+// most once for the host's boot bootID, for the reboot the intervention uid
+// marked as sent at markedAt (Unix seconds; a reboot marked anew, after a
+// person retried a failed host, runs again). The
+// marker, a file of markerDir named by RebootMarker, is written before the
+// command runs and survives the reboot, so that an operator that cannot
+// tell whether it sent the command (killed after marking it as sent in its
+// status) sends it again safely. Its output is read by ParseReboot.
+func RebootOnce(op Op, markerDir, uid string, markedAt int64, bootID string) Op {
+	prefix := rebootMarkerPrefix(uid)
+	marker := RebootMarker(uid, markedAt, bootID)
+	return script(OpReboot, rebootScript, "vobox-reboot", append([]string{markerDir, marker, prefix}, op.Argv...)...)
+}
+
+func rebootMarkerPrefix(uid string) string { return ".vobox-reboot-" + uid + "-" }
+
+// RebootMarker is the name of the marker that says the reboot of the boot
+// bootID, marked at markedAt, was sent for the intervention uid.
+func RebootMarker(uid string, markedAt int64, bootID string) string {
+	return rebootMarkerPrefix(uid) + strconv.FormatInt(markedAt, 10) + "-" + bootID
+}
+
+// ParseReboot reads RebootOnce's output: false when its marker said the
+// command was sent already, and it was not run again.
+func ParseReboot(out []byte) (ran bool) {
+	for _, l := range strings.Split(string(out), "\n") {
+		if l == "reboot\tskipped" {
+			return false
+		}
+	}
+	return true
 }

@@ -1,6 +1,7 @@
 package procedure
 
 import (
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -9,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	diracv1 "github.com/vobox-operator/vobox-operator/api/v1alpha1"
+	"github.com/vobox-operator/vobox-operator/internal/hostsim"
 )
 
 func cycleSpec(reboot bool) *diracv1.VOBoxInterventionSpec {
@@ -101,8 +103,63 @@ func TestRebootOp(t *testing.T) {
 		t.Fatalf("DescribePlan has no Rebooted tier of 5 hosts: %+v", rebooted)
 	}
 	steps := rebooted.Hosts[0].Steps
-	if len(steps) != 3 || steps[1].Name != string(OpReboot) || strings.Join(steps[1].Command, " ") != "sudo /sbin/reboot db" ||
+	if len(steps) != 3 || steps[1].Name != string(OpReboot) || !strings.HasSuffix(strings.Join(steps[1].Command, " "), " sudo /sbin/reboot db") ||
+		!strings.Contains(strings.Join(steps[1].Command, " "), RebootMarker("uid", 0, PlaceholderBootID)) ||
 		steps[0].Name != string(OpProbe) || !strings.Contains(steps[2].When, "new boot id") {
 		t.Errorf("Rebooted tier's steps: %+v", steps)
 	}
+}
+
+// TestRebootOnceScript: the reboot command runs at most once per boot and
+// mark, however often it is sent (the marker is written before it runs and
+// survives the reboot); a command that fails leaves no marker and runs
+// again; a new mark runs it again and removes the old markers.
+func TestRebootOnceScript(t *testing.T) {
+	forShells(t, func(t *testing.T, shell string) {
+		h := newHost(t, shell, "vobox1", false)
+		dir := hostsim.DiracRoot + "/startup-save"
+		// The host's "reboot": it logs, then exits as the session drops.
+		if err := os.WriteFile(h.Path("bin", "fake-reboot"), []byte("#!/bin/sh\necho rebooting \"$1\" >> \"$SIM_DIR/reboots\"\nexit \"${2:-0}\"\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		reboots := func() int {
+			b, _ := os.ReadFile(h.Path("reboots"))
+			return strings.Count(string(b), "rebooting")
+		}
+		op := func(markedAt int64, boot string, args ...string) Op {
+			return RebootOnce(Reboot(append([]string{"fake-reboot", "{host}"}, args...), "vobox1", "kernel"), dir, "uid1", markedAt, boot)
+		}
+		run := func(o Op, wantCode int, wantRan bool) {
+			t.Helper()
+			res := runSim(t, h, o.Argv)
+			if res.ExitCode != wantCode || ParseReboot(res.Stdout) != wantRan {
+				t.Fatalf("exited %d, ran %v (want %d, %v): %s%s", res.ExitCode, ParseReboot(res.Stdout), wantCode, wantRan, res.Stdout, res.Stderr)
+			}
+		}
+		first := op(100, "boot-a")
+		if first.Name != OpReboot || first.Display()[0] != "vobox-reboot" || !slices.Contains(first.Display(), "fake-reboot") {
+			t.Errorf("shown as %v", first.Display())
+		}
+		run(first, 0, true)
+		run(first, 0, false) // sent again after a crash: not run
+		run(first, 0, false) // and after the reboot, on the new boot
+		if n := reboots(); n != 1 {
+			t.Fatalf("%d reboots for one mark, want 1", n)
+		}
+		run(op(200, "boot-b", "1"), 1, true) // sudo refusing: no marker left
+		run(op(200, "boot-b"), 0, true)      // so a retry runs
+		if n := reboots(); n != 3 {
+			t.Errorf("%d reboot commands, want 3", n)
+		}
+		entries, _ := os.ReadDir(h.Path("dirac", "startup-save"))
+		var markers []string
+		for _, e := range entries {
+			if strings.HasPrefix(e.Name(), ".vobox-reboot-") {
+				markers = append(markers, e.Name())
+			}
+		}
+		if want := []string{RebootMarker("uid1", 200, "boot-b")}; !slices.Equal(markers, want) {
+			t.Errorf("markers %v, want %v", markers, want)
+		}
+	})
 }

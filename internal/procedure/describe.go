@@ -207,7 +207,8 @@ func describeHost(spec *diracv1.VOBoxInterventionSpec, uid string, t *Tier, name
 	case ActionReboot:
 		hd.Steps = []StepDescription{
 			probe("", "", ""),
-			step(Reboot(spec.Reboot.Command, name, spec.Reason), "once the host's Down tiers are done, its boot id recorded first (never sent twice); the session dropping is expected"),
+			step(RebootOnce(Reboot(spec.Reboot.Command, name, spec.Reason), save, uid, 0, PlaceholderBootID),
+				"once the host's Down tiers are done, its boot id recorded in the status first; at most once per boot (a marker on the host, written before the command); the session dropping is expected"),
 			probe("", "", ""),
 		}
 		hd.Steps[2].When = fmt.Sprintf("until the host answers with its pinned host key and a new boot id, up to spec.reboot.timeout (%s)", spec.Reboot.Timeout.Duration)
