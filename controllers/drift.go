@@ -36,17 +36,31 @@ func driftDue(s *scope) (bool, time.Duration) {
 		return false, 0
 	}
 	next := interval
-	for _, hs := range s.vbi.Status.Hosts {
-		if hs.LastCheckedAt == nil || correcting(s.vbi, &hs) {
-			return true, 0
-		}
-		left := hs.LastCheckedAt.Add(interval).Sub(s.now)
+	for i := range s.vbi.Status.Hosts {
+		left := checkDueIn(s, &s.vbi.Status.Hosts[i])
 		if left <= 0 {
 			return true, 0
 		}
 		next = min(next, left)
 	}
 	return false, next
+}
+
+// checkDueIn is how long until a host's next drift check: an interval
+// after its last one, or after the procedure completed (whose last probes
+// verified every host: a check then would only repeat them).
+func checkDueIn(s *scope, hs *diracv1.HostStatus) time.Duration {
+	if correcting(s.vbi, hs) {
+		return 0
+	}
+	interval := s.vbi.Spec.Checks.DriftInterval.Duration
+	switch {
+	case hs.LastCheckedAt != nil:
+		return hs.LastCheckedAt.Add(interval).Sub(s.now)
+	case s.vbi.Status.CompletedAt != nil:
+		return s.vbi.Status.CompletedAt.Add(interval).Sub(s.now)
+	}
+	return interval // completed in this pass
 }
 
 // correcting reports whether a host's last check found drift that
@@ -97,11 +111,7 @@ func (r *VOBoxInterventionReconciler) checkDrift(ctx context.Context, s *scope) 
 	}
 	var hosts []string
 	for _, h := range s.vbi.Spec.Hosts {
-		hs := s.host(h.Name).status
-		if others[h.Name] {
-			continue
-		}
-		if hs.LastCheckedAt == nil || correcting(s.vbi, hs) || !hs.LastCheckedAt.Add(interval).After(s.now) {
+		if !others[h.Name] && checkDueIn(s, s.host(h.Name).status) <= 0 {
 			hosts = append(hosts, h.Name)
 		}
 	}

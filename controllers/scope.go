@@ -38,6 +38,8 @@ type scope struct {
 	hosts map[string]*hostContext
 	// requeue is the shortest wait any step asked for.
 	requeue time.Duration
+	// suspend is spec.suspend as read again during the pass (batch.go).
+	suspend suspendCheck
 
 	mu       sync.Mutex
 	warnings map[string]string

@@ -106,13 +106,24 @@ func (r *VOBoxInterventionReconciler) runTier(ctx context.Context, s *scope, tie
 			todo = append(todo, name)
 		}
 	}
+	if batched := batch(s, todo); len(batched) < len(todo) {
+		// The others start as places free up: look again soon.
+		todo = batched
+		s.requeueAfter(procedure.PollInterval)
+	}
 	outcomes := make([]hostOutcome, len(todo))
+	ran := make([]bool, len(todo))
 	_ = inParallel(len(todo), s.maxParallel(len(todo)), func(i int) error {
-		outcomes[i] = r.runHostStep(ctx, s, tier, s.host(todo[i]))
+		if r.suspendedNow(ctx, s) {
+			return nil // suspended meanwhile: no new host step starts
+		}
+		outcomes[i], ran[i] = r.runHostStep(ctx, s, tier, s.host(todo[i])), true
 		return nil
 	})
 	for i, name := range todo {
-		r.applyOutcome(ctx, s, tier, name, outcomes[i])
+		if ran[i] {
+			r.applyOutcome(ctx, s, tier, name, outcomes[i])
+		}
 	}
 }
 
