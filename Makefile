@@ -117,6 +117,14 @@ bench: deps envtest ## Operator vs Ansible, pdsh, the SSH floor and the hosts' l
 	go build -o bin/bench ./hack/bench
 	KUBEBUILDER_ASSETS="$$(bash hack/envtest-build.sh)" bin/bench -runs $(RUNS) -sizes $(SIZES)
 
+SIM_SIZES ?= 1000,5000,10000
+SIM_TIMEOUT ?= 8m
+
+.PHONY: bench-sim
+bench-sim: envtest ## The controller alone at scale against simulated hosts (SIM_SIZES=1000,5000,10000; SIM_TIMEOUT per size), vs the ideal schedule: docs/benchmarks-sim.{md,json}.
+	go build -o bin/benchsim ./hack/benchsim
+	KUBEBUILDER_ASSETS="$$(bash hack/envtest-build.sh)" bin/benchsim -sizes $(SIM_SIZES) -timeout $(SIM_TIMEOUT)
+
 ##@ Build
 
 .PHONY: build

@@ -53,7 +53,7 @@ func TestNextRescan(t *testing.T) {
 		if next.Before(at) || next.Sub(at) >= 5*time.Second {
 			t.Errorf("NextRescan(%s) = %s", at, next)
 		}
-		if got := next.Sub(base.Truncate(5 * time.Second)) % (5 * time.Second); got != h.rescanPhase {
+		if got := next.Sub(base.Truncate(5*time.Second)) % (5 * time.Second); got != h.rescanPhase {
 			t.Errorf("NextRescan(%s) = %s, off the host's phase %s", at, next, h.rescanPhase)
 		}
 	}
