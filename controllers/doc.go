@@ -36,8 +36,24 @@
 //     framework, services, agents on Up, the reverse on Down. Under Halt a
 //     failed host stops the procedure before the next tier; under Continue it
 //     takes no further part and maintenance is not cleared.
-//   - One intervention per host, through a Lease per host held by the
-//     intervention (not the process), taken in host-name order.
+//   - One intervention per machine, cluster-wide (leases.go): a Lease per
+//     machine (its normalized address and port, whatever the host is
+//     called) in the lock namespace, held by the intervention (not the
+//     process), taken in Lease-name order before its first connection and
+//     held from Down through the reboot window to the end of Up. Another
+//     intervention naming the machine waits with HostLocked and runs
+//     nothing there.
+//   - Desired state held (drift.go): a complete intervention probes its
+//     hosts read-only every checks.driftInterval; driftPolicy Correct runs
+//     a drifted host's tiers again, Report says Stalled. Boot ids are
+//     recorded at Down (boot.go); checks.requireReboot holds Up until every
+//     host booted again.
+//   - Maintenance commands run at most once per host and direction, behind
+//     a marker written on the host in the command's session.
+//   - maxParallel bounds the hosts of a tier between first act and verified
+//     end across passes; spec.suspend is read again before each host step
+//     (batch.go). A new Secret retries hosts failed on a host key or
+//     authentication (rotation.go).
 //   - Commands are argv, never shell strings: the remote scripts are fixed
 //     files (internal/procedure/scripts) and every value reaches them as a
 //     positional parameter.
