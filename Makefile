@@ -201,3 +201,10 @@ docker-push: ## Push the manager image IMG.
 .PHONY: kubectl-vobox
 kubectl-vobox: ## Build the kubectl plugin bin/kubectl-vobox (with bin/ on PATH: kubectl vobox plan|status|down|up|suspend|resume NAME).
 	go build -o bin/kubectl-vobox ./cmd/kubectl-vobox
+
+# A semantic version with a leading v, as krew wants: the tag, else a dev version of the commit.
+RELEASE_VERSION ?= $(shell git describe --tags --match 'v[0-9]*' --exact-match 2>/dev/null || echo "v0.0.0-dev.g$$(git rev-parse --short HEAD)")
+
+.PHONY: release
+release: ## Build kubectl-vobox for linux/darwin × amd64/arm64 into dist/ (tar.gz with LICENSE, .sha256) and render krew's dist/vobox.yaml.
+	VERSION=$(RELEASE_VERSION) DIST=dist bash plugins/release.sh
