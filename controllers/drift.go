@@ -66,7 +66,16 @@ func checkDueIn(s *scope, hs *diracv1.HostStatus) time.Duration {
 // correcting reports whether a host's last check found drift that
 // driftPolicy Correct is putting right: its next check verifies at once.
 func correcting(vbi *diracv1.VOBoxIntervention, hs *diracv1.HostStatus) bool {
-	return vbi.Spec.Strategy.DriftPolicy != diracv1.DriftPolicyReport && len(countedDrift(hs.Drift)) > 0
+	return corrects(vbi) && len(countedDrift(hs.Drift)) > 0
+}
+
+// corrects reports whether drift is corrected: under driftPolicy Correct,
+// while Down. After Up the manifest that said where each link belongs is
+// gone (removed once every link was back), so a restored link that left
+// startup cannot be put back with the procedure's guarantees: that drift
+// is reported, as under Report.
+func corrects(vbi *diracv1.VOBoxIntervention) bool {
+	return vbi.Spec.Strategy.DriftPolicy != diracv1.DriftPolicyReport && vbi.Status.ObservedState == diracv1.StateDown
 }
 
 // countedDrift drops the entries recorded only (procedure.Drift.Recorded).
@@ -165,7 +174,7 @@ func (r *VOBoxInterventionReconciler) recordDrift(s *scope, name string, p *proc
 			"Host %s is no longer %s: %s", name, s.vbi.Status.ObservedState, strings.Join(countedDrift(entries), ", "))
 		r.Metrics.drifted(s.vbi, name)
 	}
-	if spec.Strategy.DriftPolicy != diracv1.DriftPolicyReport {
+	if corrects(s.vbi) {
 		reopenHost(s, name, found)
 	}
 }

@@ -142,3 +142,35 @@ func TestDriftReport(t *testing.T) {
 		t.Errorf("no Drifted event naming mysqld")
 	}
 }
+
+// TestDriftAfterUp: a restored link taken out of startup after Up is
+// reported (Stalled, Drifted), not corrected: the manifest that said where
+// it belongs is gone; nothing is run on the host but the checks.
+func TestDriftAfterUp(t *testing.T) {
+	t.Parallel()
+	svc := hostsim.NewHost(t, "svc", false, hostsim.Component{Link: "WorkloadManagement_JobMonitoring"})
+	h := newHarness(t, hostsim.NewCluster(svc))
+	vbi := h.intervention("power-stop", diracv1.StateDown, hostSpec("svc", diracv1.RoleServices))
+	vbi.Spec.Checks.DriftInterval = metav1.Duration{Duration: 10 * time.Second}
+	h.create(vbi)
+	h.waitReady("power-stop", diracv1.StateDown, waitLong)
+	h.update("power-stop", func(v *diracv1.VOBoxIntervention) { v.Spec.State = diracv1.StateUp })
+	h.waitReady("power-stop", diracv1.StateUp, waitLong)
+	link := "WorkloadManagement_JobMonitoring"
+	if err := os.Rename(svc.Path("dirac", "startup", link), svc.Path("dirac", "startup-save", link)); err != nil {
+		t.Fatal(err)
+	}
+	v := h.waitCondition("power-stop", diracv1.StalledCondition, metav1.ConditionTrue, diracv1.ReasonDrifted, waitLong)
+	if d := hostStatusOf(v, "svc").Drift; !slices.Equal(d, []string{link + " is no longer in startup"}) {
+		t.Errorf("drift = %q", d)
+	}
+	time.Sleep(2 * time.Second)
+	if got := svc.Links(t, "startup"); len(got) != 0 {
+		t.Errorf("the link was put back: %v", got)
+	}
+	// Put back by a person: Ready again at the next check.
+	if err := os.Rename(svc.Path("dirac", "startup-save", link), svc.Path("dirac", "startup", link)); err != nil {
+		t.Fatal(err)
+	}
+	h.waitReady("power-stop", diracv1.StateUp, waitLong)
+}

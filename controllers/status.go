@@ -83,8 +83,8 @@ func deriveStatus(s *scope) {
 	state := string(vbi.Spec.State)
 	drift := driftSummary(vbi) // drift.go
 	switch {
-	case sm.complete && drift != "" && vbi.Spec.Strategy.DriftPolicy == diracv1.DriftPolicyReport:
-		msg := "Drifted (driftPolicy Report: nothing is corrected): " + drift
+	case sm.complete && drift != "" && !corrects(vbi):
+		msg := "Drifted (not corrected: driftPolicy Report, or after Up): " + drift
 		set(diracv1.ReadyCondition, metav1.ConditionFalse, diracv1.ReasonDrifted, msg)
 		set(diracv1.ReconcilingCondition, metav1.ConditionFalse, diracv1.ReasonDrifted, "Stalled: "+msg)
 		set(diracv1.StalledCondition, metav1.ConditionTrue, diracv1.ReasonDrifted, msg)
@@ -142,7 +142,7 @@ func deriveStatus(s *scope) {
 			msg += fmt.Sprintf("; %d host(s) failed: %s", len(sm.failed), strings.Join(sm.failed, "; "))
 		}
 		reason := diracv1.ReasonProgressing
-		if drift != "" && vbi.Spec.Strategy.DriftPolicy != diracv1.DriftPolicyReport {
+		if drift != "" && corrects(vbi) {
 			reason, msg = diracv1.ReasonDrifted, "Correcting drift: "+drift+"; "+msg
 		}
 		set(diracv1.ReadyCondition, metav1.ConditionFalse, reason, msg)
