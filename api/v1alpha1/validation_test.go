@@ -818,3 +818,23 @@ func TestNestedDefaults(t *testing.T) {
 		t.Errorf("spec.schedule.window.timeZone = %q, want UTC", w.TimeZone)
 	}
 }
+
+// TestSSHSecretVersionBounded: status.sshSecretVersion (a Secret's
+// resourceVersion, issue 13.4) is bounded.
+func TestSSHSecretVersionBounded(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	obj := validIntervention(newNamespace(t), "secret-version")
+	if err := k8sClient.Create(ctx, obj); err != nil {
+		t.Fatalf("failed to create: %v", err)
+	}
+	obj.Status.SSHSecretVersion = strings.Repeat("9", 64)
+	if err := k8sClient.Status().Update(ctx, obj); err != nil {
+		t.Fatalf("a 64-character sshSecretVersion rejected: %v", err)
+	}
+	obj.Status.SSHSecretVersion = strings.Repeat("9", 65)
+	err := k8sClient.Status().Update(ctx, obj)
+	if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "status.sshSecretVersion") {
+		t.Fatalf("want an Invalid error naming status.sshSecretVersion, got: %v", err)
+	}
+}
