@@ -172,3 +172,70 @@ func TestRotationOnLab(t *testing.T) {
 		t.Errorf("generation %d → %d: the spec was touched", stalled.Generation, v.Generation)
 	}
 }
+
+// TestBatchingOnLab: maxParallel 2 on the four services hosts, each with a
+// component that takes 8 s to stop (more than a pass): from the hosts'
+// event logs, never more than two hosts between their first stop request
+// and their last component's exit. Then Up is flipped back to Down midway
+// (the services up, the agents' settle delay running): Down again, whole.
+func TestBatchingOnLab(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, "127.63", "--topology", "seed")
+	e.useSharedOperator()
+	services := []string{"volhcb15", "volhcb17", "volhcb18", "volhcb19"}
+	for _, host := range services {
+		h, _ := e.lab.Host(host)
+		e.labCmd("break", host, h.Components[0].Name, "slowstop=8")
+	}
+	before := e.status()
+	original := startupLinks(before)
+	vbi := e.labIntervention(func(v *diracv1.VOBoxIntervention) {
+		fast(v)
+		onlyHosts(v, append(services, "volhcb20")...)
+		v.Spec.Strategy.MaxParallel = 2
+		v.Spec.Checks.SettleDelay = metav1.Duration{Duration: time.Minute}
+	})
+	start := time.Now()
+	e.create(vbi)
+	e.waitReady(vbi.Name, 5*time.Minute)
+	type span struct{ from, to time.Time }
+	spans := map[string]*span{}
+	for _, host := range services {
+		for _, ev := range e.events(host) {
+			switch {
+			case ev.Time.Before(start):
+			case ev.Kind == labstatus.EventRunsvctrl && ev.Subject == "d" && spans[host] == nil:
+				spans[host] = &span{from: ev.Time}
+			case (ev.Kind == labstatus.EventComponentStop || ev.Kind == labstatus.EventComponentExit) && spans[host] != nil:
+				spans[host].to = ev.Time
+			}
+		}
+	}
+	most := 0
+	for _, s := range spans {
+		n := 0
+		for _, o := range spans {
+			if !o.from.After(s.from) && o.to.After(s.from) {
+				n++
+			}
+		}
+		most = max(most, n)
+	}
+	t.Logf("FIGURE maxParallel 2: at most %d services hosts at work at once (%d hosts, 8 s stops)", most, len(spans))
+	if len(spans) != len(services) || most > 2 {
+		t.Errorf("%d hosts at work at once with maxParallel 2 (spans of %d hosts)", most, len(spans))
+	}
+
+	// Up, then back to Down while the agents wait for their settle delay.
+	e.setState(vbi.Name, diracv1.StateUp)
+	e.waitFor(vbi.Name, 5*time.Minute, func(v *diracv1.VOBoxIntervention) bool {
+		return v.Status.ObservedState == diracv1.StateUp && meta.IsStatusConditionTrue(v.Status.Conditions, diracv1.ServicesStartedCondition)
+	})
+	e.setState(vbi.Name, diracv1.StateDown)
+	e.waitReady(vbi.Name, 5*time.Minute)
+	hosts := append(services, "volhcb20")
+	report(t, "Down again after a flip midway", checkDown(e.lab, e.status(), original, hosts, nil))
+	for _, ev := range eventsSince(e.events("volhcb20"), labstatus.EventComponentStart, start) {
+		t.Errorf("an agent started though the flip came before its settle delay ended: %s", ev)
+	}
+}
