@@ -1,7 +1,9 @@
 package procedure
 
 import (
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	diracv1 "github.com/vobox-operator/vobox-operator/api/v1alpha1"
@@ -53,5 +55,33 @@ func TestDetectDrift(t *testing.T) {
 				t.Errorf("Drifted = %v, want %v", Drifted(ds), wantDrifted)
 			}
 		})
+	}
+}
+
+// BenchmarkDriftCheck is the operator's own work for one host's drift
+// check once the probe's output is in: parse it and compare (six parked
+// links, the manifest, mysqld). The SSH session is the rest of the cost.
+func BenchmarkDriftCheck(b *testing.B) {
+	var out strings.Builder
+	out.WriteString("now\t1700000000\nboot\t6f1c0d3e-55aa-4c8e-9b0e-2f3a7c1d9e01\nroot\tok\n")
+	var parked []string
+	for i := range 6 {
+		n := fmt.Sprintf("WorkloadManagement_Agent%d", i)
+		parked = append(parked, n)
+		fmt.Fprintf(&out, "startup-save\t%s\t../runit/WorkloadManagement/Agent%d\n", n, i)
+		fmt.Fprintf(&out, "manifest\t%s\t../runit/WorkloadManagement/Agent%d\tagent\tup\trestore\n", n, i)
+	}
+	out.WriteString("mysql\tpresent\nmysqld\tstopped\n")
+	raw := []byte(out.String())
+	in := DriftInput{State: diracv1.StateDown, Parked: parked, Database: true}
+	b.ReportAllocs()
+	for b.Loop() {
+		p, err := ParseProbe(raw)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if DetectDrift(p, in) != nil {
+			b.Fatal("drift")
+		}
 	}
 }
