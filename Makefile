@@ -77,9 +77,9 @@ test: deps manifests generate fmt vet envtest ## Run every test: unit, envtest, 
 CHAOS_KILLS ?= 200
 
 .PHONY: chaos
-chaos: deps envtest ## Crash-resume: power stops under CHAOS_KILLS SIGKILLs of the operator (VOBOX_CHAOS_SEED=N replays); summary in docs/chaos-summary.md.
+chaos: deps envtest ## Crash-resume: power stops under CHAOS_KILLS SIGKILLs of the operator, then a cycle with reboot under kills (VOBOX_CHAOS_SEED=N replays); summary in docs/chaos-summary.md.
 	KUBEBUILDER_ASSETS="$$(bash hack/envtest-build.sh)" VOBOX_CHAOS_KILLS=$(CHAOS_KILLS) VOBOX_CHAOS_SUMMARY=$(CURDIR)/docs/chaos-summary.md \
-		go test ./test/e2e/ -run '^TestChaos$$' -count=1 -v -timeout 90m
+		go test ./test/e2e/ -run '^(TestChaos|TestCycleChaos)$$' -count=1 -v -timeout 100m
 
 ##@ Demo
 
