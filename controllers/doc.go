@@ -11,9 +11,17 @@
 // (voboxintervention_controller.go), the pass's scope and host contexts
 // (scope.go), the tiers (tiers.go), one host's step (steps.go), the
 // preflight (preflight.go), the Leases (leases.go), the status derivation
-// (status.go) and the one bounded-parallel loop (parallel.go).
+// (status.go) and the one bounded-parallel loop (parallel.go); a cycle's
+// token (cycle.go), the operator-run reboot (reboot.go) and the rolling
+// cycle (rolling.go).
 //
 // What it guarantees:
+//
+//   - A reboot is sent at most once per host and cycle, and never lost:
+//     the boot id and the mark "sent" are in the status before the command
+//     runs, a marker on the host (written before it) makes sending it again
+//     after a crash a no-op, and only a new boot id, read on a new
+//     connection whose host key was verified, ends the wait.
 //
 //   - Probe → act → verify. Every step reads the host's real state in one
 //     round trip (procedure.OpProbe), decides with a pure function

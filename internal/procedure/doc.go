@@ -1,5 +1,6 @@
 // Package procedure is the DIRAC power-stop procedure without Kubernetes:
-// the plan (BuildPlan, DescribePlan); the pure decide functions
+// the plan (BuildPlan, DescribePlan; a cycle's plan and the rolling order
+// in cycle.go); the pure decide functions
 // (DecideStop, DecideStart, DecideStopDatabase, DecideStartDatabase, and
 // Preflight, which asks their questions before anything moves); the failure
 // vocabulary (failure.go); the catalogue of remote operations (ops.go: per
