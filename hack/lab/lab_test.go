@@ -246,7 +246,7 @@ func allSeedHosts() []string {
 // the seed lab, Down, power stop, Up, checking every state change through
 // "status --json", then every fault verb, then down.
 func TestSeedLab(t *testing.T) {
-	l, upTook := startLab(t, "127.21", "--topology", "seed")
+	l, upTook := startLab(t, "127.21", "--topology", "seed", "--dirac", "v8") // the procedure document, written for v8
 	t.Logf("budget: seed up, every host reachable: %s (budget 20s)", upTook.Round(time.Millisecond))
 	if upTook > 40*time.Second {
 		t.Errorf("seed up took %s; budget 20s", upTook)

@@ -25,13 +25,13 @@ func TestResolveProfile(t *testing.T) {
 		}
 		return resolveProfile(o)
 	}
-	// TODO(issue 15): the defaults become v9 (noise on) once the operator
-	// reads v9 logs; this case changes with them.
+	// The defaults are DIRAC v9 (noise on), since the operator reads v9
+	// logs (issue 15).
 	pr, err := parse()
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := labstatus.Profile{Dirac: "v8", Runit: "local", MySQL: "dirac", AgentCycle: "2s", AgentWork: "1s"}
+	want := labstatus.Profile{Dirac: "v9", Runit: "local", MySQL: "dirac", AgentCycle: "2s", AgentWork: "1s", Noise: true}
 	if pr != want {
 		t.Errorf("defaults: got %+v, want %+v", pr, want)
 	}
@@ -516,7 +516,7 @@ func checkInHostReboot(t *testing.T, l *testLab, host string) {
 // TestSVLab runs a scaled v8 lab with only runit 2's sv: no runit 1.x tool
 // anywhere, sv works and is logged; lab reboot gives a new boot id.
 func TestSVLab(t *testing.T) {
-	l, _ := startLab(t, "127.24", "--hosts", "4", "--runit", "sv")
+	l, _ := startLab(t, "127.24", "--hosts", "4", "--runit", "sv", "--dirac", "v8")
 	agents := ""
 	for _, h := range l.lab.Hosts {
 		if h.HasRole(labstatus.RoleAgents) {
