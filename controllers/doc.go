@@ -17,12 +17,6 @@
 //
 // What it guarantees:
 //
-//   - A reboot is sent at most once per host and cycle, and never lost:
-//     the boot id and the mark "sent" are in the status before the command
-//     runs, a marker on the host (written before it) makes sending it again
-//     after a crash a no-op, and only a new boot id, read on a new
-//     connection whose host key was verified, ends the wait.
-//
 //   - Probe → act → verify. Every step reads the host's real state in one
 //     round trip (procedure.OpProbe), decides with a pure function
 //     (procedure.DecideStop, DecideStart, DecideStopDatabase,
@@ -70,4 +64,9 @@
 //     status is patched once per pass (and after the maintenance tier, before
 //     the next one acts) and only when it changed; an event is emitted per
 //     condition transition.
+//   - A reboot is sent at most once per host and cycle, and never lost:
+//     the boot id and the mark "sent" are in the status before the command
+//     runs, a marker on the host (written before it) makes sending it again
+//     after a crash a no-op, and only a new boot id, read on a new
+//     connection whose host key was verified, ends the wait.
 package controllers
