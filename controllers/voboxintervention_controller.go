@@ -61,11 +61,16 @@ type VOBoxInterventionReconciler struct {
 	LockNamespace string
 }
 
-// +kubebuilder:rbac:groups=dirac.vobox.io,resources=voboxinterventions,verbs=get;list;watch;update;patch
-// +kubebuilder:rbac:groups=dirac.vobox.io,resources=voboxinterventions/status,verbs=get;update;patch
+// RBAC: only the verbs the controller uses. The finalizer is patched, the
+// status patched; Secrets are read with get and watched metadata-only (the
+// rotation of an SSH Secret wakes the interventions naming it; no content
+// is cached). The host Leases live in --lock-namespace only, granted there by
+// the leader-election Role (config/rbac/leader_election_role.yaml), not
+// cluster-wide.
+// +kubebuilder:rbac:groups=dirac.vobox.io,resources=voboxinterventions,verbs=get;list;watch;patch
+// +kubebuilder:rbac:groups=dirac.vobox.io,resources=voboxinterventions/status,verbs=patch
 // +kubebuilder:rbac:groups=dirac.vobox.io,resources=voboxinterventions/finalizers,verbs=update
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
-// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Reconcile is plumbing: get, finalizer, scope, deferred status patch, then

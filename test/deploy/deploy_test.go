@@ -377,18 +377,26 @@ func testManagerRBAC(t *testing.T) {
 		{verb: "watch", group: group, resource: vbi, allow: true},
 		{verb: "patch", group: group, resource: vbi, namespace: prod, allow: true},
 		{verb: "patch", group: group, resource: vbi, subresource: "status", namespace: prod, allow: true},
+		{verb: "update", group: group, resource: vbi, allow: false}, // the finalizer is patched
+		{verb: "update", group: group, resource: vbi, subresource: "status", namespace: prod, allow: false},
 		{verb: "update", group: group, resource: vbi, subresource: "finalizers", namespace: prod, allow: true},
 		{verb: "create", group: group, resource: vbi, namespace: prod, allow: false},
 		{verb: "delete", group: group, resource: vbi, namespace: prod, allow: false},
-		// The SSH Secret, read by name only.
+		// The SSH Secret: read by name, watched metadata-only so that its
+		// rotation wakes the interventions naming it (issue 13); never written.
 		{verb: "get", resource: "secrets", namespace: prod, allow: true},
-		{verb: "list", resource: "secrets", namespace: prod, allow: false},
-		{verb: "watch", resource: "secrets", allow: false},
+		{verb: "list", resource: "secrets", namespace: prod, allow: true},
+		{verb: "watch", resource: "secrets", allow: true},
 		{verb: "update", resource: "secrets", namespace: prod, allow: false},
-		// Host Leases next to the interventions, and the leader Lease.
-		{verb: "watch", group: "coordination.k8s.io", resource: "leases", allow: true},
-		{verb: "create", group: "coordination.k8s.io", resource: "leases", namespace: prod, allow: true},
+		{verb: "delete", resource: "secrets", namespace: prod, allow: false},
+		// The machines' Leases and the leader Lease, in the operator's own
+		// namespace (--lock-namespace) only: none next to the interventions.
+		{verb: "watch", group: "coordination.k8s.io", resource: "leases", namespace: namespace, allow: true},
+		{verb: "create", group: "coordination.k8s.io", resource: "leases", namespace: namespace, allow: true},
+		{verb: "delete", group: "coordination.k8s.io", resource: "leases", namespace: namespace, allow: true},
 		{verb: "update", group: "coordination.k8s.io", resource: "leases", namespace: namespace, allow: true},
+		{verb: "create", group: "coordination.k8s.io", resource: "leases", namespace: prod, allow: false},
+		{verb: "watch", group: "coordination.k8s.io", resource: "leases", allow: false},
 		{verb: "create", group: "events.k8s.io", resource: "events", namespace: prod, allow: true},
 		{verb: "create", resource: "events", namespace: namespace, allow: true},
 		// The metrics filter.
