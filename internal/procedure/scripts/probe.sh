@@ -31,9 +31,23 @@
 root=$1 manifest=$2 mysql=$3 jfrom=$4 jto=$5 runitbin=$6 nready=${7:-0}; shift 7
 i=1
 while [ "$i" -le "$nready" ]; do eval "ready_$i=\$1"; shift; i=$((i+1)); done
+# ms_up sets ms to the host's uptime in milliseconds (-1 when unknown),
+# without a fork: a subshell per tick would cost the host what the wait saves.
+ms_up() {
+  u=
+  { read -r u _ < /proc/uptime; } 2>/dev/null || u=
+  case $u in
+    *.[0-9][0-9]) c=${u#*.}; c=${c#0}; ms=$(( ${u%.*} * 1000 + c * 10 )) ;;
+    *) ms=-1 ;;
+  esac
+}
 if [ $# -gt 0 ]; then
   mode=$1 tick=$2 budget=$3 settle=$4 rest=$5; shift 5
   secs() { printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)); }
+  # The budget is wall time: on a loaded host a tick's sleep and read take
+  # longer than the tick, so ticks alone would overrun it. /proc/uptime is
+  # read with the shell's own read (no fork); without it, ticks are counted.
+  ms_up; up0=$ms
   first=1 spent=0
   while :; do
     all=1
@@ -51,8 +65,11 @@ if [ $# -gt 0 ]; then
       break
     fi
     first=0
-    [ $((spent + tick)) -le "$budget" ] || break
-    sleep "$(secs "$tick")"; spent=$((spent + tick))
+    [ "$spent" -lt "$budget" ] || break
+    t=$tick; [ $((spent + t)) -le "$budget" ] || t=$((budget - spent))
+    sleep "$(secs "$t")"; spent=$((spent + t))
+    ms_up
+    if [ "$up0" -ge 0 ] && [ "$ms" -ge 0 ] && [ $((ms - up0)) -gt "$spent" ]; then spent=$((ms - up0)); fi
   done
 fi
 printf 'now\t%s\n' "$(date -u +%s)"
