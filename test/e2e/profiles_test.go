@@ -101,8 +101,9 @@ func TestProfileModernSite(t *testing.T) {
 
 // TestProfileAgentKilled has agents whose cycles (58 s of 60) outlast
 // stopTimeout: Down kills them after stopTimeout, and each leaves the
-// stop_agent its stop made; Up removes it before the link is back, so the
-// agents start and stay up instead of exiting at once on the leftover.
+// stop_agent its stop made; after the power stop's reboot, Up removes it
+// before the link is back, so the agents start and stay up instead of
+// exiting at once on the leftover.
 func TestProfileAgentKilled(t *testing.T) {
 	e := newEnv(t, "127.73", "--hosts", "4", "--dirac", "v9", "--agent-cycle", "60s", "--agent-work", "58s")
 	e.useSharedOperator()
@@ -131,6 +132,10 @@ func TestProfileAgentKilled(t *testing.T) {
 			t.Errorf("%s was killed: its stop_agent should be left behind: %v", k, err)
 		}
 	}
+	// The power stop: a killed agent's children (a cycle's work) may
+	// outlive it and hold its log pipe, and so its runsv, until they end;
+	// the reboot between Down and Up ends them, as on a real site.
+	e.labCmd("reboot", ah.Name)
 	upStart := time.Now()
 	e.setState(vbi.Name, diracv1.StateUp)
 	e.waitReady(vbi.Name, 3*time.Minute)
