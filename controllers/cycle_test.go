@@ -13,6 +13,7 @@ import (
 
 	diracv1 "github.com/vobox-operator/vobox-operator/api/v1alpha1"
 	"github.com/vobox-operator/vobox-operator/internal/hostsim"
+	"github.com/vobox-operator/vobox-operator/internal/procedure"
 )
 
 // rebooter gives simulated hosts a sudo that asks for a reboot (as the
@@ -290,4 +291,26 @@ func TestRollingCycle(t *testing.T) {
 		}
 	}
 	t.Logf("Rolling order: %v", got)
+}
+
+// TestDriftReopensOnlyTheCyclesUpTiers: a host that drifted after a cycle
+// is brought back by the cycle's Up tiers only: its Down tiers and its
+// reboot are not run again.
+func TestDriftReopensOnlyTheCyclesUpTiers(t *testing.T) {
+	vbi := statusFixture(diracv1.StateUp, diracv1.FailurePolicyHalt)
+	vbi.Spec.Cycle = "k1"
+	vbi.Spec.Reboot = &diracv1.RebootSpec{Command: []string{"sudo", "/sbin/reboot"}, Timeout: metav1.Duration{Duration: time.Minute}}
+	var done []diracv1.TierState
+	for range cycleTiers {
+		done = append(done, diracv1.TierSucceeded)
+	}
+	s := statusScope(vbi, done...)
+	reopenHost(s, "s1", []procedure.Drift{{Subject: "WorkloadManagement_JobMonitoring", What: "is not in startup"}})
+	want := []string{diracv1.MaintenanceSetCondition, diracv1.ServicesStoppedCondition, diracv1.RebootedCondition, diracv1.MaintenanceClearedCondition}
+	got := slices.Clone(s.hostStatus("s1").CompletedTiers)
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("completed tiers after drift %v, want %v (only ServicesStarted reopened)", got, want)
+	}
 }
