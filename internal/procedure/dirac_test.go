@@ -16,7 +16,9 @@ import (
 // and a system-managed database.
 
 func TestDecideUnknownState(t *testing.T) {
-	unknown := func(name string) link { return link{name: name, target: target(name), stat: "runsvstat: fatal: unable to read supervise/status"} }
+	unknown := func(name string) link {
+		return link{name: name, target: target(name), stat: "runsvstat: fatal: unable to read supervise/status"}
+	}
 	m := manifestOf(entry("WorkloadManagement_JobAgent", ClassAgent, true, false))
 	cases := []struct {
 		name   string
