@@ -325,6 +325,14 @@ func setupHostFS(p labPaths, hp hostPaths, cfg hostConfig) error {
 			return bind(p.binary(), "/usr/bin/sv", true)
 		}})
 	}
+	if cfg.Profile.Runit == labstatus.RunitNone {
+		steps = append(steps, step{"hide /usr/bin/sv", func() error {
+			if err := os.WriteFile(svHidden, nil, 0o644); err != nil {
+				return err
+			}
+			return bind(svHidden, "/usr/bin/sv", true)
+		}})
+	}
 	for _, s := range steps {
 		if err := s.fn(); err != nil {
 			return fmt.Errorf("%s: %w", s.what, err)

@@ -117,7 +117,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.DurationVar(&o.agentWork, "agent-work", 0, "how long an agent's cycle works (default: half of --agent-cycle)")
 	// TODO(issue 15): the default becomes v9 once the operator reads v9 logs.
 	fs.StringVar(&o.dirac, "dirac", labstatus.DiracV9, "DIRAC release simulated: v8 or v9")
-	fs.StringVar(&o.runit, "runit", labstatus.RunitLocal, "runit tools: local, sbin or sv")
+	fs.StringVar(&o.runit, "runit", labstatus.RunitLocal, "runit tools: local, sbin, sv or none")
 	fs.StringVar(&o.mysql, "mysql", labstatus.MySQLDirac, "MariaDB layout: dirac or system")
 	fs.StringVar(&o.noise, "noise", "auto", "RPC error and CS-down log lines: on, off, auto (on for v9)")
 	fs.DurationVar(&o.timeout, "timeout", 0, "how long up and reboot wait for the hosts (default scales with the host count)")

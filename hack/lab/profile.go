@@ -33,6 +33,9 @@ const (
 	// svReal is where a --runit sv host keeps runit 2's own sv; /usr/bin/sv
 	// is the lab's wrapper that logs an sv event and runs it.
 	svReal = "/run/lab/sv.real"
+	// svHidden is the empty, non-executable file a --runit none host binds
+	// over /usr/bin/sv.
+	svHidden = "/run/lab/sv.none"
 	// bootIDPath is the file a host's boot id is bound over.
 	bootIDPath = "/proc/sys/kernel/random/boot_id"
 	// mysqlUser runs the system MariaDB (--mysql system).
@@ -59,9 +62,9 @@ func resolveProfile(o *options) (labstatus.Profile, error) {
 		return pr, usagef("--dirac must be v8 or v9, got %q", pr.Dirac)
 	}
 	switch pr.Runit {
-	case labstatus.RunitLocal, labstatus.RunitSbin, labstatus.RunitSV:
+	case labstatus.RunitLocal, labstatus.RunitSbin, labstatus.RunitSV, labstatus.RunitNone:
 	default:
-		return pr, usagef("--runit must be local, sbin or sv, got %q", pr.Runit)
+		return pr, usagef("--runit must be local, sbin, sv or none, got %q", pr.Runit)
 	}
 	switch pr.MySQL {
 	case labstatus.MySQLDirac, labstatus.MySQLSystem:

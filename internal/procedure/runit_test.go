@@ -167,6 +167,11 @@ func TestProbeScriptNoRunitTools(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
+		// An sv that cannot run (as the lab's --runit none hides runit 2's):
+		// bash's command -v would name it.
+		if err := os.WriteFile(filepath.Join(bin, "sv"), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
 		if err := os.MkdirAll(filepath.Join(root, "runit", "Framework", "SystemAdministrator"), 0o755); err != nil {
 			t.Fatal(err)
 		}

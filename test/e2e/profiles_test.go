@@ -238,6 +238,33 @@ func TestProfileV9Rotated(t *testing.T) {
 	t.Logf("FIGURE v9 rotated: %s from %d rotated file(s): %s", hs.Reason, len(rotated), hs.Findings[0])
 }
 
+// TestProfileNoRunitTools is a site whose hosts have no runit tool a
+// session can run (--runit none: neither runsvctrl/runsvstat anywhere nor an
+// sv that runs): the preflight stops the intervention with
+// RunitToolsMissing on every host that parks links, and nothing moved
+// anywhere, maintenance included.
+func TestProfileNoRunitTools(t *testing.T) {
+	e := newEnv(t, "127.75", "--hosts", "4", "--runit", "none")
+	e.useSharedOperator()
+	vbi := e.labIntervention(fast)
+	before, ledgerBefore := e.snapshot()
+	e.create(vbi)
+	v := e.waitCondition(vbi.Name, diracv1.StalledCondition, metav1.ConditionTrue, "", 2*time.Minute)
+	for _, h := range e.lab.Hosts {
+		hs := hostStatus(v, h.Name)
+		switch {
+		case len(h.Components) > 0 && hs.Reason != diracv1.ReasonRunitToolsMissing:
+			t.Errorf("%s: reason %q (%s), want RunitToolsMissing", h.Name, hs.Reason, hs.Message)
+		case len(h.Components) == 0 && hs.Reason == diracv1.ReasonRunitToolsMissing:
+			t.Errorf("%s parks no link: it needs no runit tool (%s)", h.Name, hs.Message)
+		}
+	}
+	time.Sleep(3 * time.Second) // nothing follows either
+	after, ledgerAfter := e.snapshot()
+	report(t, "nothing moved", diffSnapshots(before, after, ledgerBefore, ledgerAfter))
+	t.Logf("FIGURE no runit tools: Stalled %s; %s", *condition(v, diracv1.StalledCondition), hostStatus(v, hostWithRole(t, e.lab, "Agents").Name).Message)
+}
+
 // hostWithRole is the lab's first host with role.
 func hostWithRole(t *testing.T, lab *labstatus.Lab, role string) labstatus.LabHost {
 	t.Helper()

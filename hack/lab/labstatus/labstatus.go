@@ -94,6 +94,11 @@ const (
 	RunitSbin = "sbin"
 	// RunitSV: no runsvctrl or runsvstat; only runit 2's sv (/usr/bin/sv).
 	RunitSV = "sv"
+	// RunitNone: no runit tool a session can run: neither runsvctrl and
+	// runsvstat nor sv (/usr/bin/sv hidden by a file that is not
+	// executable); runsvdir and runsv run as always. A host an operator
+	// must refuse before anything moves.
+	RunitNone = "none"
 )
 
 // How a Database host runs MariaDB (lab up --mysql).
@@ -111,7 +116,7 @@ const (
 type Profile struct {
 	// Dirac is DiracV8 or DiracV9.
 	Dirac string `json:"dirac"`
-	// Runit is RunitLocal, RunitSbin or RunitSV.
+	// Runit is RunitLocal, RunitSbin, RunitSV or RunitNone.
 	Runit string `json:"runit"`
 	// MySQL is MySQLDirac or MySQLSystem.
 	MySQL string `json:"mysql"`

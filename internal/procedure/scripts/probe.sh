@@ -79,13 +79,20 @@ b=
 [ -z "$b" ] || printf 'boot\t%s\n' "$b"
 if [ ! -d "$root" ]; then printf 'root\tmissing\n'; exit 0; fi
 printf 'root\tok\n'
+# An executable file only, looked up without a fork: bash's command -v
+# names a PATH file that cannot run.
 tool() {
   t=
-  if [ -n "$runitbin" ] && [ -x "$runitbin/$1" ]; then t=$runitbin/$1
-  elif command -v "$1" >/dev/null 2>&1; then t=$1
-  elif [ -x "/sbin/$1" ]; then t=/sbin/$1
-  elif [ -x "/usr/sbin/$1" ]; then t=/usr/sbin/$1
-  else return 1; fi
+  if [ -n "$runitbin" ] && [ -f "$runitbin/$1" ] && [ -x "$runitbin/$1" ]; then t=$runitbin/$1; return 0; fi
+  o=$IFS IFS=:
+  for d in $PATH; do
+    if [ -f "${d:-.}/$1" ] && [ -x "${d:-.}/$1" ]; then IFS=$o t=$1; return 0; fi
+  done
+  IFS=$o
+  for d in /sbin /usr/sbin; do
+    if [ -f "$d/$1" ] && [ -x "$d/$1" ]; then t=$d/$1; return 0; fi
+  done
+  return 1
 }
 stat='' sv=''
 if tool runsvctrl && ctl=$t && tool runsvstat; then stat=$t; printf 'runit\trunsv\t%s\t%s\n' "$ctl" "$stat"
