@@ -314,3 +314,51 @@ func TestDriftReopensOnlyTheCyclesUpTiers(t *testing.T) {
 		t.Errorf("completed tiers after drift %v, want %v (only ServicesStarted reopened)", got, want)
 	}
 }
+
+// TestRollingFailurePolicy: in a rolling cycle the failure policy applies
+// per host. An agents host whose component logs errors at its new start
+// fails (ErrorsInLog); under Halt nothing else starts after it, under
+// Continue it is left behind (in maintenance) and the others go through.
+func TestRollingFailurePolicy(t *testing.T) {
+	t.Parallel()
+	for _, policy := range []diracv1.FailurePolicy{diracv1.FailurePolicyHalt, diracv1.FailurePolicyContinue} {
+		t.Run(string(policy), func(t *testing.T) {
+			t.Parallel()
+			a1 := hostsim.NewHost(t, "a1", false, hostsim.Component{Link: "WorkloadManagement_SiteDirector", Agent: true, Fault: "errors"})
+			a2 := hostsim.NewHost(t, "a2", false, hostsim.Component{Link: "WorkloadManagement_JobCleaningAgent", Agent: true})
+			s1 := hostsim.NewHost(t, "s1", false, hostsim.Component{Link: "WorkloadManagement_JobMonitoring"})
+			sim := hostsim.NewCluster(a1, a2, s1)
+			newRebooter(t, sudoReboot, a1, a2, s1)
+			h := newHarness(t, sim)
+			vbi := h.intervention("roll", diracv1.StateUp, hostSpec("a1", diracv1.RoleAgents), hostSpec("a2", diracv1.RoleAgents), hostSpec("s1", diracv1.RoleServices))
+			vbi.Spec.Cycle = "k1"
+			vbi.Spec.Reboot = &diracv1.RebootSpec{Command: []string{"sudo", "/sbin/reboot"}, Timeout: metav1.Duration{Duration: time.Minute}}
+			vbi.Spec.Strategy.Rolling = &diracv1.RollingSpec{MaxUnavailable: 1}
+			vbi.Spec.Strategy.FailurePolicy = policy
+			h.create(vbi)
+			failed := h.waitFor("roll", waitLong, "a1 failed", func(v *diracv1.VOBoxIntervention) bool {
+				hs := hostStatusOf(v, "a1")
+				return hs.Phase == diracv1.HostFailed && hs.Reason == diracv1.ReasonErrorsInLog
+			})
+			if policy == diracv1.FailurePolicyHalt {
+				time.Sleep(3 * time.Second)
+				if sim.InMaintenance("a2") || sim.InMaintenance("s1") || a2.SvState(t, "WorkloadManagement_JobCleaningAgent") != "run" {
+					t.Errorf("under Halt another host went out of service after a1 failed")
+				}
+				wantConditions(t, failed, map[string][2]string{diracv1.ReadyCondition: {string(metav1.ConditionFalse), diracv1.ReasonHostFailed}})
+				h.waitCondition("roll", diracv1.StalledCondition, metav1.ConditionTrue, diracv1.ReasonHalted, waitShort)
+				return
+			}
+			end := h.waitFor("roll", waitLong, "a2 and s1 through", func(v *diracv1.VOBoxIntervention) bool {
+				return hostStatusOf(v, "a2").Phase == diracv1.HostUp && hostStatusOf(v, "s1").Phase == diracv1.HostUp
+			})
+			if !sim.InMaintenance("a1") || sim.InMaintenance("a2") || sim.InMaintenance("s1") {
+				t.Errorf("maintenance a1 %v a2 %v s1 %v, want only a1's set", sim.InMaintenance("a1"), sim.InMaintenance("a2"), sim.InMaintenance("s1"))
+			}
+			if hostStatusOf(end, "a2").RebootedAt == nil || hostStatusOf(end, "s1").RebootedAt == nil {
+				t.Errorf("a2 or s1 not rebooted")
+			}
+			h.waitCondition("roll", diracv1.StalledCondition, metav1.ConditionTrue, diracv1.ReasonCompletedWithFailures, waitShort)
+		})
+	}
+}

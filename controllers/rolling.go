@@ -42,7 +42,9 @@ func (r *VOBoxInterventionReconciler) runRolling(ctx context.Context, s *scope) 
 			return ctrl.Result{}, err
 		}
 		r.closeRollingTiers(s)
-		if !progressed {
+		// Another round when a host passed a tier, or when the hosts to
+		// work changed (one left behind under Continue frees its place).
+		if !progressed && slices.Equal(r.rollingActive(s), active) {
 			return ctrl.Result{}, nil
 		}
 	}
@@ -187,19 +189,24 @@ func (r *VOBoxInterventionReconciler) closeRollingTiers(s *scope) {
 			ts.State = diracv1.TierSkipped
 			continue
 		}
-		done, failed := 0, 0
+		// A host left behind fails the tier it stopped at, and, under
+		// Continue, takes no part in the later ones (as failedEarlier).
+		done, failed, failedHere := 0, 0, 0
 		for _, name := range tier.Hosts {
 			hs := s.host(name).status
-			switch {
+			switch next := nextTier(s, name); {
 			case slices.Contains(hs.CompletedTiers, tier.Condition):
 				done++
-			case leftBehind(s, hs) && nextTier(s, name) == i:
+			case leftBehind(s, hs) && next == i:
+				failed++
+				failedHere++
+			case leftBehind(s, hs) && next >= 0 && next < i && !halt:
 				failed++
 			}
 		}
 		ts.Done = int32(done)
 		switch {
-		case done+failed == len(tier.Hosts) || (failed > 0 && halt):
+		case done+failed == len(tier.Hosts) || (failedHere > 0 && halt):
 			if ts.FinishedAt == nil {
 				now := metav1.NewTime(s.now)
 				ts.FinishedAt = &now
