@@ -6,6 +6,8 @@ import (
 
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	diracv1 "github.com/vobox-operator/vobox-operator/api/v1alpha1"
 )
 
 // A cycle (spec.cycle with state Up) is one plan, Down → (Rebooted) → Up
@@ -52,4 +54,20 @@ func scanFrom(s *scope, hc *hostContext) time.Time {
 		}
 	}
 	return from
+}
+
+// workingPhase is the display phase of a plan under way: ShuttingDown or
+// StartingUp by spec.state; a cycle is ShuttingDown until its first tier
+// after the Down tiers started.
+func workingPhase(s *scope) diracv1.Phase {
+	if s.plan.Cycle {
+		if i := s.plan.DownTiers(); i < len(s.vbi.Status.Tiers) && !startedAny(&diracv1.VOBoxInterventionStatus{Tiers: s.vbi.Status.Tiers[i:]}) {
+			return diracv1.PhaseShuttingDown
+		}
+		return diracv1.PhaseStartingUp
+	}
+	if s.vbi.Spec.State == diracv1.StateDown {
+		return diracv1.PhaseShuttingDown
+	}
+	return diracv1.PhaseStartingUp
 }

@@ -362,3 +362,26 @@ func TestRollingFailurePolicy(t *testing.T) {
 		})
 	}
 }
+
+// TestWorkingPhase: a cycle reads ShuttingDown until its first tier after
+// the Down tiers starts, StartingUp then; a plain plan by its state.
+func TestWorkingPhase(t *testing.T) {
+	vbi := statusFixture(diracv1.StateUp, diracv1.FailurePolicyHalt)
+	vbi.Spec.Cycle = "k1"
+	vbi.Spec.Reboot = &diracv1.RebootSpec{Command: []string{"sudo", "/sbin/reboot"}, Timeout: metav1.Duration{Duration: time.Minute}}
+	s := statusScope(vbi, diracv1.TierSucceeded, diracv1.TierRunning)
+	if got := workingPhase(s); got != diracv1.PhaseShuttingDown {
+		t.Errorf("cycle in its Down tiers: %s", got)
+	}
+	s = statusScope(statusFixture(diracv1.StateUp, diracv1.FailurePolicyHalt))
+	s.vbi.Spec.Cycle, s.vbi.Spec.Reboot = "k1", vbi.Spec.Reboot
+	s = statusScope(s.vbi, diracv1.TierSucceeded, diracv1.TierSucceeded, diracv1.TierSucceeded, diracv1.TierSucceeded, diracv1.TierRunning)
+	if got := workingPhase(s); got != diracv1.PhaseStartingUp {
+		t.Errorf("cycle rebooting: %s", got)
+	}
+	for state, want := range map[diracv1.State]diracv1.Phase{diracv1.StateDown: diracv1.PhaseShuttingDown, diracv1.StateUp: diracv1.PhaseStartingUp} {
+		if got := workingPhase(statusScope(statusFixture(state, diracv1.FailurePolicyHalt))); got != want {
+			t.Errorf("%s plan: %s, want %s", state, got, want)
+		}
+	}
+}

@@ -107,7 +107,7 @@ func deriveStatus(s *scope) {
 		set(diracv1.StalledCondition, metav1.ConditionFalse, diracv1.ReasonProgressing, firstNonEmpty(waiting, "Waiting: "+s.blocked.Reason))
 		st.Phase = diracv1.PhasePending
 		if startedAny(st) {
-			st.Phase = map[diracv1.State]diracv1.Phase{diracv1.StateDown: diracv1.PhaseShuttingDown, diracv1.StateUp: diracv1.PhaseStartingUp}[vbi.Spec.State]
+			st.Phase = workingPhase(s)
 		}
 	case s.blocked != nil:
 		set(diracv1.ReadyCondition, metav1.ConditionFalse, s.blocked.Reason, s.blocked.Message)
@@ -150,7 +150,7 @@ func deriveStatus(s *scope) {
 		set(diracv1.StalledCondition, metav1.ConditionFalse, diracv1.ReasonProgressing, "Not stalled")
 		st.Phase = diracv1.PhasePending
 		if startedAny(st) {
-			st.Phase = map[diracv1.State]diracv1.Phase{diracv1.StateDown: diracv1.PhaseShuttingDown, diracv1.StateUp: diracv1.PhaseStartingUp}[vbi.Spec.State]
+			st.Phase = workingPhase(s)
 		}
 	}
 }
