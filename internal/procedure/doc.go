@@ -19,6 +19,10 @@
 //   - Commands are argv, never shell strings: the scripts are fixed files,
 //     every value reaches them as a positional parameter, and an Op carries
 //     the typed values it was built from, so nothing reads an argv back.
+//   - What a probe cannot read is never taken for stopped: a host without
+//     runit tools (runsvctrl/runsvstat where sites put them, else runit 2's
+//     sv) fails with RunitToolsMissing before anything moves, a link whose
+//     state is not read with ComponentStateUnknown (docs/dirac.md).
 //   - The scripts are POSIX sh, clean under shellcheck (make verify), and
 //     their tests run them with dash and with bash against simulated hosts
 //     (internal/hostsim).
