@@ -10,8 +10,8 @@ import (
 
 	diracv1 "github.com/vobox-operator/vobox-operator/api/v1alpha1"
 	"github.com/vobox-operator/vobox-operator/internal/procedure"
-	"github.com/vobox-operator/vobox-operator/internal/schedule"
 	"github.com/vobox-operator/vobox-operator/internal/remote"
+	"github.com/vobox-operator/vobox-operator/internal/schedule"
 )
 
 // scope is everything one reconcile pass knows about one intervention. Steps

@@ -46,8 +46,8 @@ type VOBoxInterventionReconciler struct {
 	// Clock decides timeouts, settle delays and uptimes; defaults to the real clock.
 	Clock clock.PassiveClock
 	// APIReader reads around the cache: the intervention at the start of a
-	// pass, the SSH Secrets (so the operator needs only "get" on Secrets and
-	// caches none) and Leases after a creation race.
+	// pass, the SSH Secrets (their content is never cached: the Secret watch
+	// is metadata-only) and Leases after a creation race.
 	// Defaults to the manager's API reader.
 	APIReader client.Reader
 	// Metrics records durations and outcomes; nil records nothing.
@@ -205,8 +205,8 @@ func (r *VOBoxInterventionReconciler) observeGeneration(ctx context.Context, s *
 const secretRetry = 15 * time.Second
 
 // loadCredentials reads the SSH Secret. A missing or unusable Secret stalls
-// the intervention until the Secret is fixed (it is read again every
-// secretRetry: Secrets are not watched, so the operator needs no list/watch).
+// the intervention until the Secret is fixed (its metadata watch wakes the
+// intervention, and it is read again every secretRetry in any case).
 func (r *VOBoxInterventionReconciler) loadCredentials(ctx context.Context, s *scope) (ctrl.Result, error) {
 	if due, _ := driftDue(s); (isComplete(s.vbi) && !due) || s.vbi.Spec.Suspend {
 		return ctrl.Result{}, nil
