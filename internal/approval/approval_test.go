@@ -27,7 +27,7 @@ func TestFromAnnotationsAndPending(t *testing.T) {
 		diracv1.ApprovalAnnotation(diracv1.RebootedCondition):        record(t, "bob", 2), // an older generation
 		diracv1.ApprovalAnnotation(diracv1.ServicesStartedCondition): record(t, "eve", 3), // not gated
 		diracv1.ApprovalAnnotation("Broken"):                         "{",
-		"unrelated": "x",
+		"unrelated":                                                  "x",
 	}
 	got := FromAnnotations(ann, gated, 3)
 	if len(got) != 1 || got[0].Tier != diracv1.AgentsStartedCondition || got[0].User != "alice@cern.ch" || got[0].Generation != 3 || got[0].ApprovedAt == nil {
