@@ -252,3 +252,45 @@ func TestRebootTimeout(t *testing.T) {
 		t.Errorf("after RebootTimeout, %s: startup %v, maintenance %s; want parked and set", host, h.Startup, h.Maintenance)
 	}
 }
+
+// TestRebootHostKeyChanged: a host that comes back from its reboot with
+// another host key (lab rekey, then lab reboot, while the operator waits)
+// fails with HostKeyMismatch and nothing runs on it after the new key: no
+// command gets past the handshake.
+func TestRebootHostKeyChanged(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, "127.84", "--hosts", "4")
+	e.useSharedOperator()
+	vbi := e.labIntervention(withReboot("kernel-1", 5*time.Minute))
+	host := e.lab.Hosts[len(e.lab.Hosts)-1].Name // an Agents host
+	onlyHosts(vbi, host)
+	vbi.Spec.Reboot.Command = []string{"true"} // the test reboots it
+	e.create(vbi)
+	e.waitFor(vbi.Name, 2*time.Minute, func(v *diracv1.VOBoxIntervention) bool {
+		return hostStatus(v, host).Phase == diracv1.HostRebooting
+	})
+	rekeyed := time.Now()
+	e.labCmd("rekey", host)
+	e.labCmd("reboot", host)
+	got := e.waitFor(vbi.Name, time.Minute, func(v *diracv1.VOBoxIntervention) bool {
+		hs := hostStatus(v, host)
+		return hs.Phase == diracv1.HostFailed && hs.Reason == diracv1.ReasonHostKeyMismatch
+	})
+	e.waitCondition(vbi.Name, diracv1.StalledCondition, metav1.ConditionTrue, diracv1.ReasonHostKeyMismatch, 30*time.Second)
+	if hs := hostStatus(got, host); hs.RebootedAt != nil {
+		t.Errorf("rebootedAt %v recorded from a host with another key", hs.RebootedAt)
+	}
+	time.Sleep(3 * time.Second)
+	for _, ev := range e.events(host) {
+		switch ev.Kind {
+		case labstatus.EventRunsvctrl, labstatus.EventSV, labstatus.EventSMS, labstatus.EventComponentStart, labstatus.EventMySQLServer, labstatus.EventSudo:
+			if !ev.Time.Before(rekeyed) {
+				t.Errorf("%s %s %s on %s after its key changed", ev.Time.Format(labstatus.TimeFormat), ev.Kind, ev.Subject, host)
+			}
+		}
+	}
+	h, _ := e.status().Host(host)
+	if len(h.Startup) != 0 || h.Maintenance != labstatus.MaintenanceSet {
+		t.Errorf("after HostKeyMismatch, %s: startup %v, maintenance %s; want parked and set", host, h.Startup, h.Maintenance)
+	}
+}
