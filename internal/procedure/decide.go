@@ -365,6 +365,10 @@ func decideStartGroup(p *Probe, in ComponentsInput, entries []ManifestEntry) (De
 		case !st.Supervised:
 			starting = append(starting, e.Name) // runsvdir picks links up within 5s
 			wait, allRun = max(wait, PollInterval), false
+		case !st.Running && st.WantUp:
+			// runsv restarts it by itself: asking again changes nothing.
+			starting = append(starting, e.Name)
+			wait, allRun = max(wait, PollInterval), false
 		case !st.Running || st.WantDown:
 			// Still running but wanted down (a stop cut short by a flip to
 			// Up): runit would not restart it once it exits.

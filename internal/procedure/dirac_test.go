@@ -216,3 +216,25 @@ func TestProbeScriptReady(t *testing.T) {
 		}
 	})
 }
+
+// TestDecideStartWantUp: a restored link runsv wants up but that is not
+// running (restarting after an exit, or a runsv that cannot start it) is
+// waited for, not asked again with runsvctrl u at every look; one runit
+// holds down is woken.
+func TestDecideStartWantUp(t *testing.T) {
+	m := manifestOf(entry("WorkloadManagement_JobAgent", ClassAgent, true, false))
+	in := stopInput(agentsOnly, ActionStartAgents)
+	wantUp := link{name: "WorkloadManagement_JobAgent", target: target("WorkloadManagement_JobAgent"), stat: "down 0 seconds, normally up, want up"}
+	if d := DecideStart(probed([]link{wantUp}, nil, m), in); d.Op != nil || d.Wait == 0 || d.Until == nil {
+		t.Errorf("want up: %+v, want a wait", d)
+	}
+	held := link{name: "WorkloadManagement_JobAgent", target: target("WorkloadManagement_JobAgent"), stat: "down 3 seconds, normally up"}
+	if d := DecideStart(probed([]link{held}, nil, m), in); d.Step() != OpStartComponents {
+		t.Errorf("held down: %+v, want StartComponents", d)
+	}
+	late := in
+	late.Elapsed = in.StepTimeout
+	if d := DecideStart(probed([]link{wantUp}, nil, m), late); d.Fail == nil || d.Fail.Reason != diracv1.ReasonComponentNotUp {
+		t.Errorf("want up past stepTimeout: %+v, want ComponentNotUp", d)
+	}
+}

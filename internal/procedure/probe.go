@@ -18,6 +18,9 @@ type SvState struct {
 	Running bool
 	// WantDown is true when runit was told to take it down but it still runs.
 	WantDown bool
+	// WantUp is true when runsv wants it up but it is not running (yet):
+	// runsv starts it again by itself, a second after each exit.
+	WantUp bool
 	// Supervised is false when runsv does not (yet) watch the link.
 	Supervised bool
 	// Seconds is how long it has been in its state.
@@ -55,6 +58,7 @@ func ParseSvState(s string) SvState {
 		return st
 	}
 	st.WantDown = strings.Contains(s, "want down")
+	st.WantUp = !st.Running && strings.Contains(s, "want up")
 	fields := strings.Fields(strings.SplitN(s, ",", 2)[0])
 	for i, f := range fields {
 		if f == "seconds" && i > 0 {

@@ -29,7 +29,7 @@ func TestParseSvState(t *testing.T) {
 		{"finish (pid 7) 1 seconds", SvState{Running: true, Supervised: true, Seconds: 1}},
 		{"down 3 seconds, normally up", SvState{Supervised: true, Seconds: 3}},
 		{"down 86400 seconds", SvState{Supervised: true, Seconds: 86400}},
-		{"down 0 seconds, normally up, want up", SvState{Supervised: true}},
+		{"down 0 seconds, normally up, want up", SvState{Supervised: true, WantUp: true}},
 		{"warning: /opt/dirac/startup/WorkloadManagement_JobMonitoring: unable to open supervise/ok: file does not exist", SvState{}},
 		{"warning: /opt/dirac/startup/Framework_SystemAdministrator: runsv not running.", SvState{}},
 		{"warning: /opt/dirac/startup/X: unable to change directory: file does not exist", SvState{}},

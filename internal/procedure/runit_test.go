@@ -65,7 +65,7 @@ func TestParseSvStatus(t *testing.T) {
 		{"run: (pid 9) 3s, normally down", SvState{Running: true, Supervised: true, Seconds: 3}},
 		{"finish: (pid 7) 1s", SvState{Running: true, Supervised: true, Seconds: 1}},
 		{"down: 3s, normally up; run: log: (pid 122) 45s", SvState{Supervised: true, Seconds: 3}},
-		{"down: 0s, normally up, want up", SvState{Supervised: true}},
+		{"down: 0s, normally up, want up", SvState{Supervised: true, WantUp: true}},
 		{"warning: unable to open supervise/ok: file does not exist", SvState{}},
 		{"fail: runsv not running", SvState{}},
 		{"fail: unable to change to service directory: file does not exist", SvState{}},
