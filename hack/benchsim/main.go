@@ -34,6 +34,9 @@ type options struct {
 	timeout  time.Duration
 	out      string
 	profiles string
+	// qps and burst are the operator's client limits.
+	qps   float64
+	burst int
 }
 
 // report is docs/benchmarks-sim.json.
@@ -151,9 +154,26 @@ func main() {
 	flag.IntVar(&opt.per, "per", 250, "hosts per intervention (at most 256)")
 	flag.Uint64Var(&opt.seed, "seed", 1, "the simulation's seed")
 	flag.DurationVar(&opt.timeout, "timeout", 8*time.Minute, "how long Down and Up of one size may take")
+	flag.Float64Var(&opt.qps, "qps", 20, "the operator's API client QPS (controller-runtime's default, as main.go runs)")
+	flag.IntVar(&opt.burst, "burst", 30, "the operator's API client burst")
 	flag.StringVar(&opt.out, "out", "docs/benchmarks-sim", "the report's path without .md/.json")
 	flag.StringVar(&opt.profiles, "profiles", filepath.Join(os.TempDir(), "benchsim"), "where the CPU and heap profiles go")
+	render := flag.Bool("render", false, "only rewrite the .md from the .json (and the profiles), e.g. after editing "+analysisFile)
 	flag.Parse()
+	if *render {
+		b, err := os.ReadFile(opt.out + ".json")
+		if err != nil {
+			fatalf("%v", err)
+		}
+		rep := &report{}
+		if err := json.Unmarshal(b, rep); err != nil {
+			fatalf("%s.json: %v", opt.out, err)
+		}
+		if err := os.WriteFile(opt.out+".md", []byte(markdown(rep, opt)), 0o644); err != nil {
+			fatalf("%v", err)
+		}
+		return
+	}
 	for _, s := range strings.Split(sizes, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil || n < 1 {
@@ -175,7 +195,7 @@ func main() {
 		Settings: map[string]string{
 			"maxHostsPerIntervention": strconv.Itoa(opt.per), "seed": strconv.FormatUint(opt.seed, 10),
 			"componentUptime": componentUptime.String(), "settleDelay": settleDelay.String(), "stopTimeout": stopTimeout.String(), "stepTimeout": stepTimeout.String(),
-			"timeoutPerSize": opt.timeout.String(), "clientQPS": "20, burst 30 (controller-runtime's defaults, as main.go runs)", "maxConcurrentReconciles": "4 (default)",
+			"timeoutPerSize": opt.timeout.String(), "clientQPS": fmt.Sprintf("%g, burst %d (controller-runtime's defaults are 20 and 30, as main.go runs)", opt.qps, opt.burst), "maxConcurrentReconciles": "4 (default)",
 			"model": "RTT lognormal median 40ms p99 300ms per host; handshake 3-5 RTT; session 2 RTT + 5ms; service stop 0.1-1s; agent stop 0-20s (rest of cycle); runsvdir rescan 5s (per-host phase); mysqld start 3-8s, stop 2-5s",
 		}}
 	for _, n := range opt.sizes {

@@ -25,9 +25,11 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	diracv1 "github.com/vobox-operator/vobox-operator/api/v1alpha1"
@@ -164,7 +166,7 @@ func runSize(ctx context.Context, n int, opt options) (*sizeResult, error) {
 	// writes counted.
 	writes := newWriteCounter()
 	cfg := rest.CopyConfig(env.Config)
-	cfg.QPS, cfg.Burst = 20, 30 // controller-runtime's defaults, as main.go runs
+	cfg.QPS, cfg.Burst = float32(opt.qps), opt.burst
 	cfg.Wrap(writes.wrap)
 	managed := labels.SelectorFromSet(labels.Set{controllers.LeaseManagedByLabel: controllers.LeaseManagedByValue})
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
@@ -172,6 +174,8 @@ func runSize(ctx context.Context, n int, opt options) (*sizeResult, error) {
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
 		Cache:                  cache.Options{ByObject: map[client.Object]cache.ByObject{&coordinationv1.Lease{}: {Label: managed}}},
+		// One manager per size in this process: the controller's name repeats.
+		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("failed to create the manager: %w", err)
