@@ -45,6 +45,8 @@ func main() {
 		watchNamespaces        string
 		lockNamespace          string
 		notifyTimeout          time.Duration
+		apiQPS                 float64
+		apiBurst               int
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", "0", "Address the metrics endpoint binds to, e.g. :8443 (HTTPS) or :8080 (HTTP); 0 disables it.")
 	flag.BoolVar(&secureMetrics, "metrics-secure", true, "Serve metrics over HTTPS, with authentication and authorization by the API server.")
@@ -57,6 +59,8 @@ func main() {
 	flag.DurationVar(&sshIdle, "ssh-idle-timeout", 0, "Close pooled SSH connections idle this long (0: the executor's default).")
 	flag.StringVar(&watchNamespaces, "watch-namespaces", "", "Comma-separated namespaces whose interventions are reconciled (empty: all). With config/namespaced, the manager needs Roles only there.")
 	flag.StringVar(&lockNamespace, "lock-namespace", "", "Namespace of the host Leases, one for the whole operator (default: the manager's own, from "+manager.PodNamespaceEnv+" or the service account, else "+manager.FallbackNamespace+"). It must exist.")
+	flag.Float64Var(&apiQPS, "kube-api-qps", 50, "Requests per second the manager may send to the API server (controller-runtime's default is 20; each host costs two Lease writes, so thousands of hosts wait on this; docs/benchmarks-sim.md).")
+	flag.IntVar(&apiBurst, "kube-api-burst", 100, "Burst above --kube-api-qps.")
 	flag.DurationVar(&notifyTimeout, "notify-timeout", 10*time.Second, "Bound on sending one on-call notification (spec.notify) to all its URLs.")
 	opts := zap.Options{Development: false}
 	opts.BindFlags(flag.CommandLine)
@@ -84,6 +88,7 @@ func main() {
 		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
 	}
 	restConfig := ctrl.GetConfigOrDie()
+	restConfig.QPS, restConfig.Burst = float32(apiQPS), apiBurst
 	if err := checkLockNamespace(restConfig, scheme, namespaces.Lock); err != nil {
 		setupLog.Error(err, "Cannot start", "lockNamespace", namespaces.Lock)
 		os.Exit(1)
