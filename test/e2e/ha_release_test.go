@@ -15,8 +15,10 @@ import (
 // (SIGTERM) gives its election Lease back (LeaderElectionReleaseOnCancel),
 // so the standby leads within a retry period or two, not after the Lease's
 // 15 s expire as it must after a SIGKILL (TestHALeaderKilledMidDown).
+//
+// Not parallel: its replicas must be the only managers running, which holds
+// while the suite's sequential tests run (as for TestHALeaderKilledMidDown).
 func TestLeaderReleasesOnShutdown(t *testing.T) {
-	t.Parallel()
 	ns := "leader-release"
 	if err := suite.k8s.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
 		t.Fatal(err)

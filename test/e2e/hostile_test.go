@@ -29,7 +29,7 @@ const terminalBytes = "\x1b\x07\u009b"
 // conditions or the events that kubectl prints to on-call.
 func TestHostileLogLine(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, "127.61", "--topology", "seed")
+	e := newEnv(t, "127.91", "--topology", "seed")
 	e.useSharedOperator()
 	vbi := e.labIntervention(func(v *diracv1.VOBoxIntervention) {
 		fast(v)
@@ -99,7 +99,7 @@ func lastOutput(hs diracv1.HostStatus) string {
 // sshd sees a connection; labelled, the same Secret works.
 func TestSecretNotAllowedOnTheLab(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, "127.62", "--hosts", "4")
+	e := newEnv(t, "127.92", "--hosts", "4")
 	e.useSharedOperator()
 	ctx := context.Background()
 	lab := &corev1.Secret{}
