@@ -19,6 +19,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -404,6 +405,13 @@ func (h *Host) Run(ctx context.Context, cmd remote.Command) (remote.Result, erro
 	c := exec.CommandContext(ctx, prog, argv[1:]...)
 	c.Env = env
 	c.Dir = h.dir
+	// As behind the executor's watchdog: the command leads a process group,
+	// and a session cut (the context ending) kills the whole group; what the
+	// command detached from it (setsid) lives on, and its hold on the
+	// output pipes is not waited for.
+	c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	c.Cancel = func() error { return syscall.Kill(-c.Process.Pid, syscall.SIGKILL) }
+	c.WaitDelay = 100 * time.Millisecond
 	var stdout, stderr bytes.Buffer
 	c.Stdout, c.Stderr = &stdout, &stderr
 	start := time.Now()

@@ -109,7 +109,7 @@ func RollingGroups(spec *diracv1.VOBoxInterventionSpec) [][]string {
 //go:embed scripts/reboot.sh
 var rebootScript string
 
-func init() { rebootScript = stripComments(rebootScript) }
+func init() { rebootScript = stripComments(detachScript + rebootScript) }
 
 // RebootOnce runs a reboot operation (Reboot) through scripts/reboot.sh: at
 // most once for the host's boot bootID, for the reboot the intervention uid

@@ -49,12 +49,18 @@ var (
 	// and direction, behind a marker on the host. Parsed by ParseMaintenance.
 	//go:embed scripts/maintenance.sh
 	maintenanceScript string
+	// detachScript defines the function that runs a command and its marker
+	// out of the watchdog's reach, under a lock; put before the scripts
+	// that use it (maintenance.sh, reboot.sh).
+	//go:embed scripts/detach.sh
+	detachScript string
 )
 
 func init() {
 	for _, text := range []*string{&probeScript, &stepScript, &manifestScript, &linksScript, &journalScript, &logScanScript, &maintenanceScript} {
 		*text = stripComments(*text)
 	}
+	maintenanceScript = stripComments(detachScript) + maintenanceScript
 }
 
 // stripComments drops the lines that are only a comment: the scripts'
@@ -376,16 +382,18 @@ func Maintenance(name OpName, template []string, host, reason string) Op {
 // scripts/maintenance.sh: at most once per host and direction for the
 // intervention uid, however often it is sent. The marker, a file of
 // markerDir named by MaintenanceMarker, is written on the host that runs
-// the command, in the same session, and removes the other direction's, so
-// that a crash between the command and the status write does not run it
-// again, and the next Down (or Up) does. Its output is read by
-// ParseMaintenance.
+// the command, by the same detached process as the command (so that a cut
+// session does not split them), under a lock per host (so that a second
+// send waits for the first), and removes the other direction's: a crash
+// between the command and the status write does not run it again, and the
+// next Down (or Up) does. Its output is read by ParseMaintenance.
 func MaintenanceOnce(op Op, markerDir, uid, host string) Op {
 	mine, other := MaintenanceMarker(uid, host, OpSetMaintenance), MaintenanceMarker(uid, host, OpClearMaintenance)
 	if op.Name == OpClearMaintenance {
 		mine, other = other, mine
 	}
-	return script(op.Name, maintenanceScript, "vobox-maintenance", append([]string{markerDir, mine, other}, op.Argv...)...)
+	lock := ".vobox-maintenance-" + uid + "-" + host + ".lock"
+	return script(op.Name, maintenanceScript, "vobox-maintenance", append([]string{markerDir, mine, other, lock}, op.Argv...)...)
 }
 
 // MaintenanceMarker is the name of the marker that says a maintenance

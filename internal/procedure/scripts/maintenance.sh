@@ -1,23 +1,36 @@
 # shellcheck shell=sh
 # maintenance.sh runs a maintenance command (spec.maintenance.set or clear)
-# at most once per host per direction. Args: markerDir marker other, then
-# the command's argv. A marker written in the same session as the command
-# says it ran: present, the command is not run again (a controller killed
-# between the command and its status write probes it here); the command
-# exiting 0 writes it and removes the other direction's marker, so that the
-# next Down (or Up) of the same intervention runs again. The shell ignores
-# the hangup of a cut session, so the command and its marker go together.
-dir=$1 marker=$2 other=$3
-shift 3
+# at most once per host per direction. Args: markerDir marker other lock,
+# then the command's argv. A marker says the command ran: present, the
+# command is not run again (a controller killed between the command and its
+# status write probes it here); the command exiting 0 writes it and removes
+# the other direction's marker, so that the next Down (or Up) of the same
+# intervention runs again. The check, the command and the marker run
+# detached (detach.sh), under the lock file: a cut session does not split
+# them, and a second run waits for the first. The command's output goes
+# through files of this run, so that it does not fail on a closed session.
+dir=$1 marker=$2 other=$3 lock=$4
+shift 4
+mkdir -p "$dir" || exit 125
+trap '' HUP PIPE
+out=$dir/.$marker.$$
+# shellcheck disable=SC2016 # the inner shell expands them
+detached "$dir/$lock" sh -c '
+dir=$1 marker=$2 other=$3 out=$4
+shift 4
 if [ -e "$dir/$marker" ]; then
-  printf 'maintenance\tskipped\n'
+  printf "maintenance\tskipped\n" > "$out"
   exit 0
 fi
-trap '' HUP PIPE
-"$@"
+"$@" > "$out" 2> "$out.err"
 rc=$?
 if [ "$rc" -eq 0 ]; then
-  mkdir -p "$dir" && : > "$dir/.$marker.tmp" && mv -f "$dir/.$marker.tmp" "$dir/$marker" && rm -f "$dir/$other" || rc=1
-  printf '\nmaintenance\tran\n'
+  { : > "$dir/.$marker.tmp" && mv -f "$dir/.$marker.tmp" "$dir/$marker" && rm -f "$dir/$other"; } || rc=1
+  printf "\nmaintenance\tran\n" >> "$out"
 fi
+exit "$rc"' vobox-maintenance-run "$dir" "$marker" "$other" "$out" "$@"
+rc=$?
+cat "$out" 2>/dev/null
+cat "$out.err" >&2 2>/dev/null
+rm -f "$out" "$out.err"
 exit "$rc"

@@ -10,21 +10,30 @@
 # that ends (it sits in startup-save), so it also stops a send that comes
 # after the reboot. The command exiting non-zero did not reboot the host:
 # the marker is removed, so that a retry runs it. Markers of the prefix
-# (the same intervention's earlier reboots) are removed first.
+# (the same intervention's earlier reboots) are removed first. The check,
+# the marker and the command run detached (detach.sh), under the host's
+# reboot lock: a cut session cannot leave a marker without its command.
+dir=$1 marker=$2 prefix=$3
+shift 3
+mkdir -p "$dir" || exit 125
+trap '' HUP PIPE
+# shellcheck disable=SC2016 # the inner shell expands them
+detached "$dir/.vobox-reboot.lock" sh -c '
 dir=$1 marker=$2 prefix=$3
 shift 3
 if [ -e "$dir/$marker" ]; then
-  printf 'reboot\tskipped\n'
+  printf "reboot\tskipped\n"
   exit 0
 fi
 for old in "$dir/$prefix"*; do
-  [ -e "$old" ] && rm -f -- "$old"
+  if [ -e "$old" ]; then rm -f -- "$old"; fi
 done
-mkdir -p "$dir" && : > "$dir/$marker" || exit 125
-trap '' HUP PIPE
+: > "$dir/$marker" || exit 125
 "$@"
 rc=$?
 if [ "$rc" -ne 0 ]; then
   rm -f -- "$dir/$marker"
 fi
+exit "$rc"' vobox-reboot-run "$dir" "$marker" "$prefix" "$@"
+rc=$?
 exit "$rc"

@@ -531,12 +531,13 @@ func (x *execution) command(cmd remote.Command) (string, string, int) {
 	return x.unknown(cmd)
 }
 
-// maintenanceOnce is maintenance.sh: the command unless its marker says it
-// ran; once it exits 0, its marker is written and the other direction's
-// removed.
+// maintenanceOnce is maintenance.sh (markerDir marker other lock argv…): the
+// command unless its marker says it ran; once it exits 0, its marker is
+// written and the other direction's removed. The simulated host runs one
+// command at a time, so the lock has nothing to order.
 func (x *execution) maintenanceOnce(args []string) (string, string, int) {
 	h := x.h
-	if len(args) < 4 {
+	if len(args) < 5 {
 		return "", "vobox-maintenance: missing arguments\n", 2
 	}
 	dir, marker, other := args[0], args[1], args[2]
@@ -546,7 +547,7 @@ func (x *execution) maintenanceOnce(args []string) (string, string, int) {
 	if dir == h.layout.save() && ran {
 		return "maintenance\tskipped\n", "", 0
 	}
-	out, stderr, rc := x.command(args[3:])
+	out, stderr, rc := x.command(args[4:])
 	if rc == 0 {
 		h.mu.Lock()
 		if dir == h.layout.save() {
