@@ -81,6 +81,10 @@ chaos: deps envtest ## Crash-resume: power stops under CHAOS_KILLS SIGKILLs of t
 	KUBEBUILDER_ASSETS="$$(bash hack/envtest-build.sh)" VOBOX_CHAOS_KILLS=$(CHAOS_KILLS) VOBOX_CHAOS_SUMMARY=$(CURDIR)/docs/chaos-summary.md \
 		go test ./test/e2e/ -run '^(TestChaos|TestCycleChaos)$$' -count=1 -v -timeout 100m
 
+.PHONY: e2e-defaults
+e2e-defaults: deps envtest ## The end-to-end suite with the interventions at the API's defaults (componentUptime 10s, settleDelay 60s, stopTimeout 2m), as users run them; slower than make test.
+	KUBEBUILDER_ASSETS="$$(bash hack/envtest-build.sh)" VOBOX_E2E_DEFAULTS=1 go test ./test/e2e/ -count=1 -v -timeout 80m
+
 ##@ Demo
 
 KEEP ?=

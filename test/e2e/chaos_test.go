@@ -369,9 +369,6 @@ func (c *chaos) run(t *testing.T, cycle int, leases *leaseLog) ([]string, int) {
 	lost += l2
 	v = append(v, leases.check(e.ledger(), downStart, map[string]string{vbi.Spec.Reason: e.ns + "/chaos-", intruderWhy: e.ns + "/intruder-"}, leaseOf)...)
 	v = append(v, maintenanceOnce(e.ledger(), downStart, hostNames(e.lab))...)
-	if n := maintenanceClearRepeats(e.ledger(), downStart, hostNames(e.lab)); n > 0 {
-		t.Logf("FIGURE chaos: cycle %d: %d maintenance clear(s) beyond one per host (issue 13.5, open)", cycle, n)
-	}
 	t.Logf("cycle %d: Down %s, Up %s, %d kill points so far, %d violations", cycle,
 		downTook.Round(time.Second), time.Since(upStart).Round(time.Second), len(c.kills), len(v))
 
@@ -450,40 +447,13 @@ func maintenanceOnce(ledger []labstatus.LedgerEntry, since time.Time, hosts []st
 	}
 	var v []string
 	for _, h := range hosts {
-		if n := count[h+" set"]; n != 1 {
-			v = append(v, fmt.Sprintf("maintenance set ran %d times on %s, want exactly once", n, h))
-		}
-		// Known defect (issue 13.5, open): under kills in the Up's last
-		// tiers a clear can run again (2-3 times on 2-4 of 11 hosts in 3 of
-		// the 20-kill runs tried). It must still run at least once; the
-		// duplicates are counted by maintenanceClearRepeats.
-		if n := count[h+" clear"]; n < 1 {
-			v = append(v, fmt.Sprintf("maintenance clear ran %d times on %s, want at least once", n, h))
-		}
-	}
-	return v
-}
-
-// maintenanceClearRepeats counts the clears beyond the first per host since
-// `since`: the open part of issue 13.5, reported, not yet asserted.
-func maintenanceClearRepeats(ledger []labstatus.LedgerEntry, since time.Time, hosts []string) int {
-	known := map[string]bool{}
-	for _, h := range hosts {
-		known[h] = true
-	}
-	count := map[string]int{}
-	for _, e := range ledger {
-		if e.IsMaintenance() && e.Args[0] == "clear" && !e.Time.Before(since) {
-			for _, h := range e.Targets(known) {
-				count[h]++
+		for _, dir := range []string{"set", "clear"} {
+			if n := count[h+" "+dir]; n != 1 {
+				v = append(v, fmt.Sprintf("maintenance %s ran %d times on %s, want exactly once", dir, n, h))
 			}
 		}
 	}
-	extra := 0
-	for _, n := range count {
-		extra += max(n-1, 0)
-	}
-	return extra
+	return v
 }
 
 // leaseEvent is one Lease change as a watch saw it.

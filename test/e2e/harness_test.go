@@ -219,7 +219,40 @@ func newEnv(t *testing.T, net string, labArgs ...string) *env {
 		t.Fatal(err)
 	}
 	e.kubectl("apply", "-n", ns, "-f", e.lab.Files.Secret)
+	t.Cleanup(e.keepArtifacts)
 	return e
+}
+
+// keepArtifacts copies, when the test failed and VOBOX_E2E_ARTIFACTS names
+// a directory, the operator's log and every host's event log there (under
+// the test's namespace), since the test's temporary directory goes away.
+func (e *env) keepArtifacts() {
+	root := os.Getenv("VOBOX_E2E_ARTIFACTS")
+	if root == "" || !e.t.Failed() {
+		return
+	}
+	dir := filepath.Join(root, e.ns)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		e.t.Logf("artifacts: %v", err)
+		return
+	}
+	files := map[string]string{}
+	if e.op != nil {
+		files[e.op.logPath] = "operator.log"
+	}
+	for _, h := range e.lab.Hosts {
+		files[h.EventLog] = h.Name + ".events"
+	}
+	for from, to := range files {
+		raw, err := os.ReadFile(from)
+		if err == nil {
+			err = os.WriteFile(filepath.Join(dir, to), raw, 0o644)
+		}
+		if err != nil {
+			e.t.Logf("artifacts: %v", err)
+		}
+	}
+	e.t.Logf("artifacts kept in %s", dir)
 }
 
 // useSharedOperator has the test's interventions worked by the package's
@@ -339,8 +372,14 @@ func onlyHosts(v *diracv1.VOBoxIntervention, names ...string) {
 	}
 }
 
-// fast shortens the waits of the procedure for tests.
+// fast shortens the waits of the procedure for tests, unless
+// VOBOX_E2E_DEFAULTS is set (make e2e-defaults): then the interventions
+// keep the API's defaults, as users get them (componentUptime 10s,
+// settleDelay 60s, stopTimeout and stepTimeout as defaulted).
 func fast(v *diracv1.VOBoxIntervention) {
+	if os.Getenv("VOBOX_E2E_DEFAULTS") != "" {
+		return
+	}
 	v.Spec.Checks.SettleDelay = metav1.Duration{Duration: 2 * time.Second}
 	v.Spec.Checks.ComponentUptime = metav1.Duration{Duration: 2 * time.Second}
 	v.Spec.Strategy.StepTimeout = metav1.Duration{Duration: 2 * time.Minute}
