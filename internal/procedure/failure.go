@@ -55,23 +55,24 @@ func FailureOf(err error) *Failure {
 	return &Failure{Reason: conditionReason(err), Message: err.Error(), Terminal: remote.IsTerminal(err)}
 }
 
+// conditionReasons maps the executor's reasons to the API's condition
+// reasons. An executor reason missing here (a refused, reset or lost
+// connection, a closed executor, an error from elsewhere) is
+// ReasonUnreachable.
+var conditionReasons = map[string]string{
+	remote.ReasonHostKeyUnknown:     diracv1.ReasonHostKeyUnknown,
+	remote.ReasonHostKeyMismatch:    diracv1.ReasonHostKeyMismatch,
+	remote.ReasonHostKeyRevoked:     diracv1.ReasonHostKeyRevoked,
+	remote.ReasonAuthFailed:         diracv1.ReasonAuthFailed,
+	remote.ReasonCredentialsInvalid: diracv1.ReasonSecretInvalid,
+	remote.ReasonTimeout:            diracv1.ReasonStepTimeout,
+	remote.ReasonInvalidRequest:     diracv1.ReasonCommandFailed,
+}
+
 // conditionReason maps an executor error to the API's condition reasons.
 func conditionReason(err error) string {
-	switch remote.Reason(err) {
-	case remote.ReasonHostKeyUnknown:
-		return diracv1.ReasonHostKeyUnknown
-	case remote.ReasonHostKeyMismatch:
-		return diracv1.ReasonHostKeyMismatch
-	case remote.ReasonHostKeyRevoked:
-		return diracv1.ReasonHostKeyRevoked
-	case remote.ReasonAuthFailed:
-		return diracv1.ReasonAuthFailed
-	case remote.ReasonCredentialsInvalid:
-		return diracv1.ReasonSecretInvalid
-	case remote.ReasonTimeout:
-		return diracv1.ReasonStepTimeout
-	case remote.ReasonInvalidRequest:
-		return diracv1.ReasonCommandFailed
+	if reason, ok := conditionReasons[remote.Reason(err)]; ok {
+		return reason
 	}
 	return diracv1.ReasonUnreachable
 }
