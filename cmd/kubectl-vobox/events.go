@@ -18,24 +18,15 @@ import (
 )
 
 func newEventsCmd(o *options) *cobra.Command {
-	return &cobra.Command{
-		Use:               "events NAME",
-		Short:             "Show the Events about an intervention, oldest first",
-		Args:              oneName,
-		ValidArgsFunction: o.completeNames,
-		RunE: o.oneShot(func(ctx context.Context, cl *clients, key types.NamespacedName) error {
-			vbi, err := get(ctx, cl.c, key)
-			if err != nil {
-				return err
-			}
+	return newShowCmd(o, "events NAME", "Show the Events about an intervention, oldest first",
+		func(ctx context.Context, cl *clients, key types.NamespacedName, vbi *diracv1.VOBoxIntervention) error {
 			evs, err := listEvents(ctx, cl.c, vbi)
 			if err != nil {
 				return err
 			}
 			writeEvents(o.e.stdout, key, evs, o.e.now())
 			return nil
-		}),
-	}
+		})
 }
 
 // listEvents lists the events.k8s.io Events regarding an intervention (the

@@ -18,9 +18,21 @@ import (
 )
 
 func newStatusCmd(o *options) *cobra.Command {
+	return newShowCmd(o, "status NAME", "Show the progress as a tree: tiers, hosts, last step",
+		func(_ context.Context, _ *clients, _ types.NamespacedName, vbi *diracv1.VOBoxIntervention) error {
+			escapeObject(vbi)
+			writeStatus(o.e.stdout, newPainter(o), vbi, o.e.now())
+			return nil
+		})
+}
+
+// newShowCmd builds a command that reads the one named intervention and
+// hands it to show, which writes what the command shows: a command that only
+// reads an intervention (status, events) says no more than that.
+func newShowCmd(o *options, use, short string, show func(ctx context.Context, cl *clients, key types.NamespacedName, vbi *diracv1.VOBoxIntervention) error) *cobra.Command {
 	return &cobra.Command{
-		Use:               "status NAME",
-		Short:             "Show the progress as a tree: tiers, hosts, last step",
+		Use:               use,
+		Short:             short,
 		Args:              oneName,
 		ValidArgsFunction: o.completeNames,
 		RunE: o.oneShot(func(ctx context.Context, cl *clients, key types.NamespacedName) error {
@@ -28,9 +40,7 @@ func newStatusCmd(o *options) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			escapeObject(vbi)
-			writeStatus(o.e.stdout, newPainter(o), vbi, o.e.now())
-			return nil
+			return show(ctx, cl, key, vbi)
 		}),
 	}
 }
