@@ -143,51 +143,45 @@ func ParseEvent(line string) (Event, error) {
 // take the time before appending, so the file order may differ by a few
 // microseconds between concurrent processes.
 func ParseEvents(r io.Reader) ([]Event, error) {
-	var out []Event
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	for sc.Scan() {
-		if sc.Text() == "" {
-			continue
-		}
-		if e, err := ParseEvent(sc.Text()); err == nil {
-			out = append(out, e)
-		}
-	}
+	out, err := parseLines(r, ParseEvent)
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Time.Before(out[j].Time) })
-	return out, sc.Err()
+	return out, err
 }
 
 // ReadEvents reads the event log at path; a missing file has no events.
-func ReadEvents(path string) ([]Event, error) {
-	f, err := os.Open(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return ParseEvents(f)
-}
+func ReadEvents(path string) ([]Event, error) { return readLog(path, ParseEvents) }
 
 // ParseLedger reads ledger lines: one JSON LedgerEntry per line. Malformed
 // lines are skipped.
 func ParseLedger(r io.Reader) ([]LedgerEntry, error) {
-	var out []LedgerEntry
+	return parseLines(r, func(line string) (LedgerEntry, error) {
+		var e LedgerEntry
+		err := json.Unmarshal([]byte(line), &e)
+		return e, err
+	})
+}
+
+// ReadLedger reads the ledger at path; a missing file is an empty ledger.
+func ReadLedger(path string) ([]LedgerEntry, error) { return readLog(path, ParseLedger) }
+
+// parseLines parses each line of a log with parse, in file order, and skips
+// the lines parse rejects: blank ones, and ones cut short by a process killed
+// while writing them. A line may be up to 1 MiB long.
+func parseLines[T any](r io.Reader, parse func(line string) (T, error)) ([]T, error) {
+	var out []T
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)
 	for sc.Scan() {
-		var e LedgerEntry
-		if err := json.Unmarshal(sc.Bytes(), &e); err == nil {
-			out = append(out, e)
+		if v, err := parse(sc.Text()); err == nil {
+			out = append(out, v)
 		}
 	}
 	return out, sc.Err()
 }
 
-// ReadLedger reads the ledger at path; a missing file is an empty ledger.
-func ReadLedger(path string) ([]LedgerEntry, error) {
+// readLog opens the log at path and parses it with parse; a missing file
+// holds nothing.
+func readLog[T any](path string, parse func(io.Reader) ([]T, error)) ([]T, error) {
 	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
@@ -196,7 +190,7 @@ func ReadLedger(path string) ([]LedgerEntry, error) {
 		return nil, err
 	}
 	defer f.Close()
-	return ParseLedger(f)
+	return parse(f)
 }
 
 // Filter returns the events of the given kind and, if subject is not empty,
