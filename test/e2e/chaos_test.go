@@ -632,7 +632,7 @@ func writeChaosSummary(t *testing.T, path string, seed int64, c *chaos, cycles, 
 	for _, k := range keys {
 		fmt.Fprintf(&b, "| %s | %d |\n", k, byWhere[k])
 	}
-	fmt.Fprintf(&b, "\nMaintenance commands run at most once per host and direction (a marker written on the host in the command's session, looked at first), kills or not: %d maintenance calls for %d needed.\n", len(e.ledger()), cycles*2*len(e.lab.Hosts))
+	fmt.Fprintf(&b, "\nMaintenance commands run at most once per host and direction (a marker written on the host with the command, both detached from the session under a lock, looked at first), kills or not: %d maintenance calls for %d needed.\n", len(e.ledger()), cycles*2*len(e.lab.Hosts))
 	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
 		t.Errorf("failed to write the summary: %v", err)
 	}
