@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -60,6 +61,18 @@ func TestOnceScriptsSurviveACutSession(t *testing.T) {
 		}
 		if n := acts("set-vobox1"); n != 1 {
 			t.Errorf("maintenance set ran %d times across a cut session and a resend, want once", n)
+		}
+		// What the cut run left (its output files, the lock) is gone: the
+		// marker alone stays.
+		var left []string
+		entries, _ := os.ReadDir(h.Path("dirac", "startup-save"))
+		for _, e := range entries {
+			if strings.Contains(e.Name(), "vobox-maintenance") {
+				left = append(left, e.Name())
+			}
+		}
+		if want := []string{MaintenanceMarker("uid1", "vobox1", OpSetMaintenance)}; !slices.Equal(left, want) {
+			t.Errorf("startup-save holds %v after the resend, want only %v", left, want)
 		}
 
 		reboot := RebootOnce(Reboot([]string{"slow-reboot"}, "vobox1", "kernel"), dir, "uid1", 100, "boot-a")
