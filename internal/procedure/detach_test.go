@@ -26,20 +26,30 @@ func TestOnceScriptsSurviveACutSession(t *testing.T) {
 		dir := hostsim.DiracRoot + "/startup-save"
 		// The command acts at once, then takes a while to return (a
 		// maintenance service's answer); the reboot is slow to act.
-		if err := os.WriteFile(h.Path("bin", "slow-act"), []byte("#!/bin/sh\necho \"$1\" >> \"$SIM_DIR/acts\"\nsleep 0.6\n"), 0o755); err != nil {
+		// Each says it started (the moment the session is cut), then acts.
+		if err := os.WriteFile(h.Path("bin", "slow-act"), []byte("#!/bin/sh\necho started >> \"$SIM_DIR/acts\"\necho \"$1\" >> \"$SIM_DIR/acts\"\nsleep 0.6\n"), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(h.Path("bin", "slow-reboot"), []byte("#!/bin/sh\nsleep 0.6\necho reboot >> \"$SIM_DIR/acts\"\n"), 0o755); err != nil {
+		if err := os.WriteFile(h.Path("bin", "slow-reboot"), []byte("#!/bin/sh\necho started >> \"$SIM_DIR/acts\"\nsleep 0.6\necho reboot >> \"$SIM_DIR/acts\"\n"), 0o755); err != nil {
 			t.Fatal(err)
 		}
 		acts := func(what string) int {
 			b, _ := os.ReadFile(h.Path("acts"))
 			return strings.Count(string(b), what)
 		}
+		// cut runs op and cuts its session once the command has started
+		// (however loaded the machine), as a killed controller would.
 		cut := func(op Op) {
 			t.Helper()
-			ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
+			before := acts("started")
+			go func() {
+				for ctx.Err() == nil && acts("started") == before {
+					time.Sleep(10 * time.Millisecond)
+				}
+				cancel()
+			}()
 			_, err := h.Run(ctx, op.Argv)
 			if te := (*remote.TimeoutError)(nil); !errors.As(err, &te) {
 				t.Fatalf("%s: the session was not cut: %v", op.Name, err)

@@ -15,10 +15,10 @@
 # every Enterprise Linux and Debian host; without them CMD runs in place,
 # as before. Its exit status is CMD's.
 detached() {
-  lock=$1
+  detach_lock=$1
   shift
   if command -v flock >/dev/null 2>&1; then
-    set -- flock "$lock" "$@"
+    set -- flock "$detach_lock" "$@"
   fi
   if command -v setsid >/dev/null 2>&1; then
     set -- setsid "$@"
