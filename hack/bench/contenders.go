@@ -57,6 +57,7 @@ type directionResult struct {
 	OperatorPeakRSSMiB float64 `json:"peakRSSMiB,omitempty"`
 	StatusWrites       float64 `json:"statusWrites,omitempty"`
 	APIWrites          float64 `json:"apiWrites,omitempty"`
+	Sessions           float64 `json:"sshSessions,omitempty"`
 	ApplySeconds       float64 `json:"applySeconds,omitempty"`
 	FirstCommandMs     float64 `json:"applyToFirstCommandMs,omitempty"`
 	FirstCommandHost   string  `json:"firstCommandHost,omitempty"`

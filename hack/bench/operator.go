@@ -172,12 +172,22 @@ func (p *operatorProc) resetPeak() {
 	_ = os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", p.cmd.Process.Pid), []byte("5"), 0)
 }
 
-// writes scrapes the operator's status patches and all its API writes.
-func (p *operatorProc) writes() (status, all float64) {
+// counters are what the bench reads of the operator's metrics.
+type counters struct {
+	// status are its status patches, writes all its API writes.
+	status, writes float64
+	// sessions are its SSH sessions (vobox_ssh_commands_total, every outcome).
+	sessions float64
+}
+
+// scrape reads the operator's counters.
+func (p *operatorProc) scrape() counters {
+	c := counters{status: -1, writes: -1, sessions: -1}
 	resp, err := http.Get(p.metrics)
 	if err != nil {
-		return -1, -1
+		return c
 	}
+	c = counters{}
 	defer resp.Body.Close()
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 1024*1024), 1024*1024)
@@ -196,17 +206,19 @@ func (p *operatorProc) writes() (status, all float64) {
 		}
 		switch {
 		case strings.HasPrefix(line, "vobox_status_writes_total"):
-			status = v
+			c.status = v
+		case strings.HasPrefix(line, "vobox_ssh_commands_total"):
+			c.sessions += v
 		case strings.HasPrefix(line, "rest_client_requests_total{"):
 			for _, m := range []string{`method="POST"`, `method="PUT"`, `method="PATCH"`, `method="DELETE"`} {
 				if strings.Contains(line, m) {
-					all += v
+					c.writes += v
 				}
 			}
 		}
 	}
 	_, _ = io.Copy(io.Discard, resp.Body)
-	return status, all
+	return c
 }
 
 // operatorContender runs the operator: a fresh process per run, a new
@@ -262,7 +274,7 @@ func (o *operatorContender) run(ctx context.Context, l *benchLab, runID string) 
 		}
 		cpu0, _ := proc.usage()
 		proc.resetPeak()
-		sw0, aw0 := proc.writes()
+		c0 := proc.scrape()
 		start := time.Now()
 		if dir == dirDown {
 			err = b.api.k8s.Create(ctx, obj)
@@ -280,10 +292,11 @@ func (o *operatorContender) run(ctx context.Context, l *benchLab, runID string) 
 			return res, fmt.Errorf("%s: %w (operator log: %s)", dir, err, proc.log)
 		}
 		cpu1, hwm := proc.usage()
-		sw1, aw1 := proc.writes()
+		c1 := proc.scrape()
 		d := &directionResult{Wall: end.Sub(start).Seconds(), Start: start, End: end,
 			OperatorCPU: (cpu1 - cpu0).Seconds(), OperatorPeakRSSMiB: float64(hwm) / (1 << 20),
-			StatusWrites: sw1 - sw0, APIWrites: aw1 - aw0, ApplySeconds: applied.Sub(start).Seconds()}
+			StatusWrites: c1.status - c0.status, APIWrites: c1.writes - c0.writes, Sessions: c1.sessions - c0.sessions,
+			ApplySeconds: applied.Sub(start).Seconds()}
 		if !touch.IsZero() {
 			d.FirstCommandMs = touch.Sub(start).Seconds() * 1000
 			d.FirstCommandHost = host

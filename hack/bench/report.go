@@ -66,6 +66,14 @@ type summary struct {
 	StatusWritesPerHost float64 `json:"statusWritesPerHostTier"`
 	APIWrites           float64 `json:"apiWrites"`
 	FirstCommandMs      float64 `json:"applyToFirstCommandMs"`
+	// SessionsPerHostTier are the operator's SSH sessions (from
+	// vobox_ssh_commands_total) over the direction's host-tiers, and
+	// CPUMsPerHostTier its CPU time over them: medians, with the
+	// smallest and largest run.
+	SessionsPerHostTier float64    `json:"sessionsPerHostTier"`
+	SessionsRange       [2]float64 `json:"sessionsPerHostTierMinMax"`
+	CPUMsPerHostTier    float64    `json:"cpuMsPerHostTier"`
+	CPUMsRange          [2]float64 `json:"cpuMsPerHostTierMinMax"`
 }
 
 func newReport(runs int) *report {
@@ -138,6 +146,15 @@ func (s *sizeReport) summarise(d string) *summary {
 	}
 	if hostTiers := float64(s.hostTiers(d)); hostTiers > 0 {
 		sm.StatusWritesPerHost = sm.StatusWrites / hostTiers
+		perHostTier := func(f func(*directionResult) float64) (float64, [2]float64) {
+			v := col("operator", func(dr *directionResult) float64 { return f(dr) / hostTiers })
+			if len(v) == 0 {
+				return 0, [2]float64{}
+			}
+			return median(v), [2]float64{slices.Min(v), slices.Max(v)}
+		}
+		sm.SessionsPerHostTier, sm.SessionsRange = perHostTier(func(dr *directionResult) float64 { return dr.Sessions })
+		sm.CPUMsPerHostTier, sm.CPUMsRange = perHostTier(func(dr *directionResult) float64 { return dr.OperatorCPU * 1000 })
 	}
 	return sm
 }
@@ -202,6 +219,18 @@ func (r *report) print(w io.Writer) {
 				s.Hosts, sm.Direction, f2(sm.Operator), f2(sm.Limit), f2(sm.OperatorOverLimit), f2(sm.LimitChecked), f2(sm.OperatorOverLimitChecked), f2(sm.Ansible), f2(sm.AnsibleOverOperator),
 				f2(sm.AnsibleOverheadOverOperator), f2(sm.Pdsh), f2(sm.PdshOverOperator), f2(sm.Floor), f2(sm.ControllerCost),
 				f1(sm.PeakRSSMiB), f2(sm.CPUSeconds), f0(sm.StatusWrites), f2(sm.StatusWritesPerHost), f0(sm.APIWrites), f0(sm.FirstCommandMs))
+		}
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "The operator's cost per host-tier (a host's part in a tier, maintenance included), median [min–max] over the runs: SSH sessions (`vobox_ssh_commands_total`) and CPU time.")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| hosts | direction | sessions / host-tier | CPU ms / host-tier |")
+	fmt.Fprintln(w, "|---:|---|---:|---:|")
+	for _, s := range r.Sizes {
+		for _, sm := range s.Summary {
+			fmt.Fprintf(w, "| %d | %s | %s [%s–%s] | %s [%s–%s] |\n", s.Hosts, sm.Direction,
+				f2(sm.SessionsPerHostTier), f2(sm.SessionsRange[0]), f2(sm.SessionsRange[1]),
+				f2(sm.CPUMsPerHostTier), f2(sm.CPUMsRange[0]), f2(sm.CPUMsRange[1]))
 		}
 	}
 	fmt.Fprintln(w)
