@@ -57,16 +57,22 @@ type hostContext struct {
 	log    logr.Logger
 	// bootID is the boot id this pass's last probe of the host saw (boot.go).
 	bootID string
-	// firstLook is the preflight's probe of the host, taken in this pass:
-	// the first look of the host's first tier, instead of a probe of its
-	// own. Decisions on it are verified by the probe that follows them.
+	// firstLook is the last probe of the host in this pass, when nothing
+	// ran there since: the preflight's, or the one on which the host
+	// finished its last tier. It is the first look of the host's next
+	// tier, instead of a probe of its own; decisions on it are verified by
+	// the probe that follows them.
 	firstLook *procedure.Probe
 }
 
-// takeFirstLook returns the preflight's probe once, or nil.
+// takeFirstLook returns the first look once, or nil; never one of an
+// earlier boot than this pass last saw (a reboot tier ran since).
 func (hc *hostContext) takeFirstLook() *procedure.Probe {
 	p := hc.firstLook
 	hc.firstLook = nil
+	if p != nil && p.BootID != hc.bootID {
+		return nil
+	}
 	return p
 }
 
@@ -81,7 +87,7 @@ func (s *scope) resolveHosts(ctx context.Context) {
 		hosts[name] = &hostContext{name: name, spec: &s.vbi.Spec.Hosts[i], status: s.hostStatus(name),
 			target: s.target(name), log: logger.WithValues("host", name)}
 		if old := s.hosts[name]; old != nil {
-			hosts[name].firstLook = old.firstLook
+			hosts[name].firstLook, hosts[name].bootID = old.firstLook, old.bootID
 		}
 	}
 	s.hosts = hosts

@@ -68,7 +68,7 @@ func (r *VOBoxInterventionReconciler) runHostStep(ctx context.Context, s *scope,
 		case d.Done:
 			hs.SavedComponents = mergeNames(hs.SavedComponents, d.Saved)
 			hs.ExcludedComponents = mergeNames(hs.ExcludedComponents, d.Excluded)
-			return r.finishHostStep(ctx, s, tier, hc)
+			return r.finishHostStep(ctx, s, tier, hc, p)
 		case d.Wait > 0:
 			if h.until = boundWait(d.Until, h.waitLeft, hostPollTick(len(tier.Hosts))); h.until == nil {
 				return hostOutcome{wait: d.Wait}
@@ -115,8 +115,13 @@ func (h *hostStep) look(ctx context.Context) (*procedure.Probe, error) {
 		return p, nil
 	}
 	started := h.r.Clock.Now()
-	p, err := h.r.probe(ctx, h.s, h.tier, h.hc, h.queued, h.until)
+	p, after, err := h.r.probeSession(ctx, h.s, h.tier, h.hc, h.queued, h.until)
 	finished := h.r.Clock.Now()
+	for _, a := range after {
+		if a.op.Name == procedure.OpCheckLogs && a.out.ExitCode == 0 {
+			h.state.scannedAfter = &scanResult{items: a.op.Scan, findings: procedure.ParseFindings(a.out.Output)}
+		}
+	}
 	if h.until != nil {
 		h.waitLeft -= finished.Sub(started)
 	}
@@ -180,7 +185,7 @@ func (h *hostStep) flush(ctx context.Context) error {
 	}
 	started := metav1.NewTime(h.r.Clock.Now())
 	res, err := h.r.run(ctx, h.s, h.hc.target, procedure.Session(queued, nil, nil, 0))
-	_, err = h.r.recordQueued(ctx, h.s, h.hc, queued, started, res, err)
+	_, err = h.r.recordQueued(ctx, h.s, h.hc, queued, nil, started, res, err)
 	return err
 }
 
@@ -198,12 +203,19 @@ func (h *hostStep) fail(ctx context.Context, d procedure.Decision) hostOutcome {
 	return hostOutcome{fail: d.Fail}
 }
 
-// scan runs the log scan op; the probe stays true (a scan only
-// reads). It returns the procedure.Failure when the scan fails or finds errors.
+// scan runs the log scan op, unless the scan that rode in the session of
+// the probe p stands for it (procedure.ScanCovers); the probe stays true
+// (a scan only reads). It returns the procedure.Failure when the scan fails
+// or finds errors.
 func (h *hostStep) scan(ctx context.Context, op procedure.Op, p *procedure.Probe) *procedure.Failure {
-	findings, err := h.r.scanLogs(ctx, h.s, h.hc, op)
-	if err != nil {
-		return procedure.FailureOf(err)
+	var findings []string
+	if done := h.state.scannedAfter; done != nil && procedure.ScanCovers(done.items, op.Scan) {
+		findings = lastFindings(done.findings)
+	} else {
+		var err error
+		if findings, err = h.r.scanLogs(ctx, h.s, h.hc, op); err != nil {
+			return procedure.FailureOf(err)
+		}
 	}
 	h.state.scanned = true
 	if len(findings) > 0 {
@@ -257,6 +269,14 @@ type stepState struct {
 	stopRequestedAt time.Time
 	tried           bool
 	scanned         bool
+	// scannedAfter is the log scan that rode in the last probe's session.
+	scannedAfter *scanResult
+}
+
+// scanResult is a log scan done: what it scanned and what it found.
+type scanResult struct {
+	items    []procedure.ScanItem
+	findings []string
 }
 
 // decide dispatches a probe to the decide function of the tier's action.
@@ -324,16 +344,24 @@ func startedAt(vbi *diracv1.VOBoxIntervention) time.Time {
 }
 
 // finishHostStep runs the clean-up a finished step needs: after a host's last
-// start tier, its manifest is removed (its links are all back).
-func (r *VOBoxInterventionReconciler) finishHostStep(ctx context.Context, s *scope, tier *procedure.Tier, hc *hostContext) hostOutcome {
-	h := hc.spec
-	if (tier.Action == procedure.ActionStartServices || tier.Action == procedure.ActionStartAgents) && procedure.LastStartTier(tier.Action, tier.Condition, h.Roles) {
-		op := procedure.RemoveManifest(path.Join(s.vbi.Spec.Layout.DiracRoot, "startup-save"), procedure.ManifestName(string(s.vbi.UID)))
-		if _, err := r.act(ctx, s, hc, hc.target, op); err != nil {
+// start tier, its manifest is removed (its links are all back), in the
+// session of the maintenance clear where that runs on the host. p, the
+// probe the step finished on, is the first look of the host's next tier.
+func (r *VOBoxInterventionReconciler) finishHostStep(ctx context.Context, s *scope, tier *procedure.Tier, hc *hostContext, p *procedure.Probe) hostOutcome {
+	if (tier.Action == procedure.ActionStartServices || tier.Action == procedure.ActionStartAgents) &&
+		procedure.LastStartTier(tier.Action, tier.Condition, hc.spec.Roles) && p.Manifest != nil && !procedure.ClearRemovesManifest(&s.vbi.Spec) {
+		if _, err := r.act(ctx, s, hc, hc.target, removeManifest(s)); err != nil {
 			return failed(err)
 		}
+		p.Manifest = nil
 	}
+	hc.firstLook = p
 	return hostOutcome{done: true}
+}
+
+// removeManifest is the removal of the intervention's manifest.
+func removeManifest(s *scope) procedure.Op {
+	return procedure.RemoveManifest(path.Join(s.vbi.Spec.Layout.DiracRoot, "startup-save"), procedure.ManifestName(string(s.vbi.UID)))
 }
 
 // runMaintenance runs the set or clear template for one host, on that host
@@ -353,11 +381,26 @@ func (r *VOBoxInterventionReconciler) runMaintenance(ctx context.Context, s *sco
 	// runs it, written in the same session, is looked at first.
 	once := procedure.MaintenanceOnce(procedure.Maintenance(op, template, hc.name, spec.Reason),
 		path.Join(spec.Layout.DiracRoot, "startup-save"), string(s.vbi.UID), hc.name)
-	res, err := r.act(ctx, s, hc, s.target(on), once)
-	if err != nil {
-		return failed(err)
+	var out []byte
+	if op == procedure.OpClearMaintenance && procedure.ClearRemovesManifest(&s.vbi.Spec) && procedure.ParksLinks(hc.spec) {
+		// The manifest's removal, deferred from the last start tier: its
+		// links are all back.
+		started := metav1.NewTime(r.Clock.Now())
+		ops := []procedure.Op{removeManifest(s), once}
+		res, err := r.run(ctx, s, hc.target, procedure.Session(ops, nil, nil, 0))
+		if _, err := r.recordQueued(ctx, s, hc, ops, nil, started, res, err); err != nil {
+			return failed(err)
+		}
+		outs, _ := procedure.SplitStepOutput(res.Stdout)
+		out = outs[1].Output
+	} else {
+		res, err := r.act(ctx, s, hc, s.target(on), once)
+		if err != nil {
+			return failed(err)
+		}
+		out = res.Stdout
 	}
-	if !procedure.ParseMaintenance(res.Stdout) {
+	if !procedure.ParseMaintenance(out) {
 		hc.log.Info("Maintenance command already ran for this host (its marker is there): not run again", "command", op, "on", on)
 	}
 	return hostOutcome{done: true}
@@ -366,9 +409,23 @@ func (r *VOBoxInterventionReconciler) runMaintenance(ctx context.Context, s *sco
 // probe runs the probe on a host, after the queued operations (in the same
 // session) and a wait there for until (when not nil).
 func (r *VOBoxInterventionReconciler) probe(ctx context.Context, s *scope, tier *procedure.Tier, hc *hostContext, queued []procedure.Op, until *procedure.Wait) (*procedure.Probe, error) {
+	p, _, err := r.probeSession(ctx, s, tier, hc, queued, until)
+	return p, err
+}
+
+// ranOp is an operation that ran in a probe's session, with its output.
+type ranOp struct {
+	op  procedure.Op
+	out procedure.CommandOutput
+}
+
+// probeSession is probe, and what ran of until's After, with its outputs.
+func (r *VOBoxInterventionReconciler) probeSession(ctx context.Context, s *scope, tier *procedure.Tier, hc *hostContext, queued []procedure.Op, until *procedure.Wait) (*procedure.Probe, []ranOp, error) {
 	spec := &s.vbi.Spec
 	args := procedure.ProbeArgs{Root: spec.Layout.DiracRoot, Manifest: procedure.ManifestName(string(s.vbi.UID)), RunitBin: spec.Layout.RunitBin}
-	if tier.Action == procedure.ActionStopDatabase || tier.Action == procedure.ActionStartDatabase {
+	// A database host's probe reads the database in every tier, so that
+	// one tier's last probe is a whole first look for the next.
+	if slices.Contains(hc.spec.Roles, diracv1.RoleDatabase) {
 		args.MysqlServer = spec.Layout.MysqlServer
 		if svc := procedure.DatabaseServiceFor(spec, hc.name); svc != nil {
 			// A system database: asked whether it answers, no mysql.server.
@@ -381,26 +438,35 @@ func (r *VOBoxInterventionReconciler) probe(ctx context.Context, s *scope, tier 
 	if len(queued) > 0 {
 		op = procedure.Session(queued, &args, until, tick)
 	}
+	var after []procedure.Op
+	if until != nil {
+		after = until.After
+	}
 	started := metav1.NewTime(r.Clock.Now())
 	res, err := r.run(ctx, s, hc.target, op)
-	if len(queued) > 0 {
-		if res.Stdout, err = r.recordQueued(ctx, s, hc, queued, started, res, err); err != nil {
-			return nil, err
+	var ran []ranOp
+	if len(queued)+len(after) > 0 {
+		outs, _ := procedure.SplitStepOutput(res.Stdout)
+		for i := len(queued); i < len(outs) && i-len(queued) < len(after); i++ {
+			ran = append(ran, ranOp{op: after[i-len(queued)], out: outs[i]})
+		}
+		if res.Stdout, err = r.recordQueued(ctx, s, hc, queued, after, started, res, err); err != nil {
+			return nil, nil, err
 		}
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if res.ExitCode != 0 {
-		return nil, &procedure.Failure{Reason: diracv1.ReasonCommandFailed,
+		return nil, nil, &procedure.Failure{Reason: diracv1.ReasonCommandFailed,
 			Message: fmt.Sprintf("host %s: probe exited %d: %s", hc.name, res.ExitCode, procedure.Tail(string(res.Stderr), 300))}
 	}
 	p, err := procedure.ParseProbe(res.Stdout)
 	if err != nil {
-		return nil, &procedure.Failure{Reason: diracv1.ReasonCommandFailed, Message: fmt.Sprintf("host %s: %v", hc.name, err)}
+		return nil, nil, &procedure.Failure{Reason: diracv1.ReasonCommandFailed, Message: fmt.Sprintf("host %s: %v", hc.name, err)}
 	}
 	noteBoot(hc, p)
-	return p, nil
+	return p, ran, nil
 }
 
 // scanLogs runs the log scan and returns the findings.
@@ -409,22 +475,31 @@ func (r *VOBoxInterventionReconciler) scanLogs(ctx context.Context, s *scope, hc
 	if err != nil {
 		return nil, err
 	}
-	findings := procedure.ParseFindings(res.Stdout)
+	return lastFindings(procedure.ParseFindings(res.Stdout)), nil
+}
+
+// lastFindings keeps a scan's last 16 findings.
+func lastFindings(findings []string) []string {
 	if len(findings) > 16 {
 		findings = findings[len(findings)-16:]
 	}
-	return findings, nil
+	return findings
 }
 
 // recordQueued records the operations a session ran before its probe, as act
-// does for one command, and returns the probe's share of the output. The
-// first command that did not exit 0, or did not report (the session failed
-// before it), is the error; a session that failed after them (in the
+// does for one command, and returns the probe's share of the output: the
+// queued ones, then those of the probe's wait (Wait.After), which run only
+// when the wait was met, so that one without output did not run. The first
+// command that did not exit 0, or (queued) did not report (the session
+// failed before it), is the error; a session that failed after them (in the
 // probe) gives its error with the commands recorded.
-func (r *VOBoxInterventionReconciler) recordQueued(ctx context.Context, s *scope, hc *hostContext, queued []procedure.Op, started metav1.Time, res remote.Result, runErr error) ([]byte, error) {
+func (r *VOBoxInterventionReconciler) recordQueued(ctx context.Context, s *scope, hc *hostContext, queued, after []procedure.Op, started metav1.Time, res remote.Result, runErr error) ([]byte, error) {
 	outs, rest := procedure.SplitStepOutput(res.Stdout)
 	target := hc.target
-	for i, op := range queued {
+	for i, op := range append(slices.Clip(queued), after...) {
+		if i >= len(outs) && i >= len(queued) {
+			break // the wait was not met: not run
+		}
 		if i >= len(outs) {
 			err := runErr
 			if err == nil {

@@ -281,7 +281,6 @@ func TestPlanOfTheSample(t *testing.T) {
 		"RestoreLinks":    "vobox-restore /opt/dirac/startup-save /opt/dirac/startup LINK...",
 		"StartComponents": "runsvctrl u /opt/dirac/startup/LINK...",
 		"CheckLogs":       "vobox-logscan /opt/dirac 2 ERROR FATAL 1 Traceback LINK SINCE...",
-		"RemoveManifest":  "rm -f -- /opt/dirac/startup-save/" + manifest,
 	} {
 		if !slices.ContainsFunc(tiers[3].lines["volhcb20"], func(l string) bool { return strings.HasSuffix(l, " "+want) }) {
 			t.Errorf("AgentsStarted on volhcb20 does not run %q:\n%s", want, strings.Join(tiers[3].lines["volhcb20"], "\n"))
@@ -289,6 +288,10 @@ func TestPlanOfTheSample(t *testing.T) {
 	}
 	if cmd, _ := step(tiers[4].lines["volhcb20"], "ClearMaintenance"); cmd != "sms clear maintenance 'power stop' volhcb20" {
 		t.Errorf("MaintenanceCleared on volhcb20 runs %q", cmd)
+	}
+	// The manifest goes in the clear's session, on the host itself.
+	if cmd, _ := step(tiers[4].lines["volhcb20"], "RemoveManifest"); cmd != "rm -f -- /opt/dirac/startup-save/"+manifest {
+		t.Errorf("MaintenanceCleared on volhcb20 removes the manifest with %q", cmd)
 	}
 
 	// plan changes nothing.

@@ -71,17 +71,25 @@ type Wait struct {
 	// For bounds the wait, the sleep of Settle or Rest included: an uptime
 	// beyond it is left to a later probe, after a requeue.
 	For time.Duration
+	// After are operations the host runs once the wait is met in full
+	// (every link down, or up for all of Settle), before the report, and
+	// not when For ran out: parking the links stopped, in the session of
+	// their stop. Each is one the decision would take on the report that
+	// follows, which verifies it.
+	After []Op
 }
 
-// args are probeScript's wait arguments: mode, tick, budget, settle and
-// rest in milliseconds, then the link names.
+// Args are probeScript's wait arguments: mode, tick, budget, settle and
+// rest in milliseconds, the number of links and their names, then the
+// After operations.
 func (w *Wait) Args(tick time.Duration) []string {
 	mode := "down"
 	if w.Up {
 		mode = "up"
 	}
 	ms := func(d time.Duration) string { return strconv.FormatInt(max(d.Milliseconds(), 0), 10) }
-	return append([]string{mode, ms(tick), ms(w.For), ms(w.Settle), ms(w.Rest)}, w.Links...)
+	args := append([]string{mode, ms(tick), ms(w.For), ms(w.Settle), ms(w.Rest), strconv.Itoa(len(w.Links))}, w.Links...)
+	return append(args, opGroups(w.After)...)
 }
 
 // ScanItem is one component log to scan from a time on.
@@ -187,16 +195,23 @@ func DecideStop(p *Probe, in ComponentsInput) Decision {
 			notAsked = append(notAsked, n)
 		}
 	}
+	// Once every running link is down, the host parks them in the same
+	// session (Wait.After), as the decision on its report would; a
+	// duplicate is dropped first, on a report of its own.
+	var park []Op
+	if len(duplicates) == 0 && len(toMove) > 0 {
+		park = []Op{ParkLinks(startup, save, toMove)}
+	}
 	switch {
 	case len(notAsked) > 0:
 		return Decision{Op: ptr(StopComponents(p.Runit, startup, notAsked)), Warning: warning,
-			Then: &Wait{Links: running, For: in.StopTimeout}}
+			Then: &Wait{Links: running, For: in.StopTimeout, After: park}}
 	case len(running) > 0 && in.Elapsed >= in.StopTimeout:
 		return Decision{Op: ptr(KillComponents(p.Runit, startup, running)), Warning: warning, Killed: running,
-			Then: &Wait{Links: running, For: in.StopTimeout}}
+			Then: &Wait{Links: running, For: in.StopTimeout, After: park}}
 	case len(running) > 0:
 		return Decision{Wait: PollInterval, Warning: warning,
-			Until: &Wait{Links: running, For: in.StopTimeout - in.Elapsed}}
+			Until: &Wait{Links: running, For: in.StopTimeout - in.Elapsed, After: park}}
 	case len(duplicates) > 0:
 		// The same link, same target, is already parked: dropping the copy in
 		// startup loses nothing.
@@ -291,12 +306,21 @@ func DecideStart(p *Probe, in ComponentsInput) Decision {
 		groups[g] = append(groups[g], e)
 	}
 	var scan []ScanItem
-	for _, g := range groups {
+	for i, g := range groups {
 		d, done := decideStartGroup(p, in, g)
 		scan = append(scan, d.Scan...)
 		if !done {
 			if d.Fail != nil && d.Fail.Reason == diracv1.ReasonComponentNotUp {
 				d.Scan = scan // the logs of what runs explain what does not
+			}
+			// The last links starting: once up for the uptime, the host
+			// scans the logs in the same session (ScanAfterStart).
+			w := d.Until
+			if restores(d) {
+				w = d.Then
+			}
+			if w != nil && w.Up && !in.Scanned && len(slices.Concat(groups[i+1:]...)) == 0 {
+				w.After = []Op{CheckLogs(in.Root, LogCheck{Levels: in.Levels, Patterns: in.Patterns}, ScanAfterStart(p, in, scan, w.Links))}
 			}
 			return d
 		}
@@ -305,6 +329,55 @@ func DecideStart(p *Probe, in ComponentsInput) Decision {
 		return Decision{Op: ptr(CheckLogs(in.Root, LogCheck{Levels: in.Levels, Patterns: in.Patterns}, scan)), Scan: scan}
 	}
 	return Decision{Done: true}
+}
+
+// restores says whether d restores links (after removing stop_agent files).
+func restores(d Decision) bool {
+	return d.Step() == OpRestoreLinks || (d.Next != nil && d.Next.Name == OpRestoreLinks)
+}
+
+// ScanAfterStart is the log scan that rides in the session that waits for
+// the last links starting (Wait.After): the logs of earlier groups from
+// their items; of a link running at p, from its start; of one restored or
+// not yet running, from p's time (it has not run since). Never before
+// ScanFrom. Its findings stand for the scan the decision on the report asks
+// for where they cover it (ScanCovers).
+func ScanAfterStart(p *Probe, in ComponentsInput, earlier []ScanItem, links []string) []ScanItem {
+	items := slices.Clone(earlier)
+	for _, n := range links {
+		since := time.Unix(p.Now, 0).UTC()
+		if st := p.State[n]; st.Running {
+			since = time.Unix(p.Now-st.Seconds-1, 0).UTC()
+		}
+		if since.Before(in.ScanFrom) {
+			since = in.ScanFrom.UTC()
+		}
+		items = append(items, ScanItem{Link: n, Since: since})
+	}
+	return items
+}
+
+// maxScanLead is how much earlier than a component's start a scan's window
+// may begin and still stand for the scan from its start: runsvdir's 5 s
+// rescan, and a second of the time stamps' rounding.
+const maxScanLead = 6 * time.Second
+
+// ScanCovers says whether a scan done of done's items stands for one of
+// want's: the same links, each window beginning at most a second later
+// (whole seconds) and at most maxScanLead earlier, so that it holds no
+// earlier life of a component (one that restarted since reads its logs
+// again).
+func ScanCovers(done, want []ScanItem) bool {
+	for _, w := range want {
+		i := slices.IndexFunc(done, func(d ScanItem) bool { return d.Link == w.Link })
+		if i < 0 {
+			return false
+		}
+		if lead := w.Since.Sub(done[i].Since); lead < -time.Second || lead > maxScanLead {
+			return false
+		}
+	}
+	return true
 }
 
 // startGroup is 0 for a link started first, 2 for one started last, 1
@@ -609,7 +682,7 @@ func Preflight(p *Probe, in PreflightInput) (*Failure, string) {
 			return f, ""
 		}
 	}
-	if !slices.ContainsFunc(in.Roles, func(r diracv1.Role) bool { return r != diracv1.RoleDatabase }) {
+	if !ParksLinks(&diracv1.HostSpec{Roles: in.Roles}) {
 		return nil, "" // parks no link
 	}
 	if f := checkRunit(p, in.Host, slices.Sorted(maps.Keys(p.Startup))); f != nil {

@@ -179,7 +179,9 @@ func TestDecideStop(t *testing.T) {
 			check: func(t *testing.T, d Decision) {
 				wantCommand(t, d, "StopComponents", remote.Command{"runsvctrl", "d", startupDir + "/WorkloadManagement_JobAgent", startupDir + "/WorkloadManagement_SiteDirector"})
 				// The probe after it waits for them to stop, until stopTimeout.
-				want := &Wait{Links: []string{"WorkloadManagement_JobAgent", "WorkloadManagement_SiteDirector"}, For: 2 * time.Minute}
+				// Once they are down, it parks them in the same session.
+				want := &Wait{Links: []string{"WorkloadManagement_JobAgent", "WorkloadManagement_SiteDirector"}, For: 2 * time.Minute,
+					After: []Op{ParkLinks(startupDir, saveDir, []string{"WorkloadManagement_JobAgent", "WorkloadManagement_SiteDirector"})}}
 				if !reflect.DeepEqual(d.Then, want) {
 					t.Errorf("then = %+v, want %+v", d.Then, want)
 				}
@@ -195,7 +197,8 @@ func TestDecideStop(t *testing.T) {
 					t.Errorf("Decision = %+v, want a wait of %s", d, PollInterval)
 				}
 				// The host waits for the stopping one, until stopTimeout.
-				want := &Wait{Links: []string{"WorkloadManagement_SiteDirector"}, For: time.Minute}
+				want := &Wait{Links: []string{"WorkloadManagement_SiteDirector"}, For: time.Minute,
+					After: []Op{ParkLinks(startupDir, saveDir, []string{"WorkloadManagement_JobAgent", "WorkloadManagement_SiteDirector"})}}
 				if !reflect.DeepEqual(d.Until, want) {
 					t.Errorf("until = %+v, want %+v", d.Until, want)
 				}
@@ -354,6 +357,30 @@ func TestDecideStopSequence(t *testing.T) {
 	}
 }
 
+// TestScanCovers: a scan stands for another of the same links whose
+// windows begin at most a second earlier or maxScanLead later.
+func TestScanCovers(t *testing.T) {
+	t0 := time.Unix(1_700_000_000, 0)
+	at := func(link string, d time.Duration) ScanItem { return ScanItem{Link: link, Since: t0.Add(d)} }
+	for _, c := range []struct {
+		name       string
+		done, want []ScanItem
+		covers     bool
+	}{
+		{"same window", []ScanItem{at("a", 0)}, []ScanItem{at("a", 0)}, true},
+		{"started 5s after the restore", []ScanItem{at("a", 0)}, []ScanItem{at("a", 5*time.Second)}, true},
+		{"restarted since: an earlier life in the window", []ScanItem{at("a", 0)}, []ScanItem{at("a", 7*time.Second)}, false},
+		{"a second's rounding", []ScanItem{at("a", 0)}, []ScanItem{at("a", -time.Second)}, true},
+		{"window begins too late", []ScanItem{at("a", 0)}, []ScanItem{at("a", -2*time.Second)}, false},
+		{"a link not scanned", []ScanItem{at("a", 0)}, []ScanItem{at("a", 0), at("b", 0)}, false},
+		{"more scanned than wanted", []ScanItem{at("a", 0), at("b", 0)}, []ScanItem{at("b", time.Second)}, true},
+	} {
+		if got := ScanCovers(c.done, c.want); got != c.covers {
+			t.Errorf("%s: ScanCovers = %v, want %v", c.name, got, c.covers)
+		}
+	}
+}
+
 func TestDecideStart(t *testing.T) {
 	saveDir, startupDir := root+"/startup-save", root+"/startup"
 	m := manifestOf(
@@ -380,8 +407,12 @@ func TestDecideStart(t *testing.T) {
 				if want := (remote.Command{"sh", "-c", linksScript, "vobox-restore", saveDir, startupDir, "WorkloadManagement_JobAgent"}); d.Next == nil || !slices.Equal(d.Next.Argv, want) {
 					t.Errorf("next = %+v, want %q", d.Next, want)
 				}
-				// The probe after it waits for runsvdir, then the uptime.
-				want := &Wait{Up: true, Links: []string{"WorkloadManagement_JobAgent"}, Settle: 10 * time.Second, Rest: 10 * time.Second, For: 5 * time.Minute}
+				// The probe after it waits for runsvdir, then the uptime, and
+				// then the host scans the logs from the probe's time on: the
+				// last links of the host's tier.
+				scan := CheckLogs(root, LogCheck{}, []ScanItem{{Link: "WorkloadManagement_JobAgent", Since: time.Unix(1_700_000_000, 0).UTC()}})
+				want := &Wait{Up: true, Links: []string{"WorkloadManagement_JobAgent"}, Settle: 10 * time.Second, Rest: 10 * time.Second, For: 5 * time.Minute,
+					After: []Op{scan}}
 				if !reflect.DeepEqual(d.Then, want) {
 					t.Errorf("then = %+v, want %+v", d.Then, want)
 				}
@@ -407,7 +438,10 @@ func TestDecideStart(t *testing.T) {
 					t.Errorf("Decision = %+v, want a wait", d)
 				}
 				// The host waits until it runs, then componentUptime.
-				want := &Wait{Up: true, Links: []string{"WorkloadManagement_JobAgent"}, Settle: 10 * time.Second, Rest: 10 * time.Second, For: 5 * time.Minute}
+				// Then scans its log from the probe's time on (it did not run).
+				scan := CheckLogs(root, LogCheck{}, []ScanItem{{Link: "WorkloadManagement_JobAgent", Since: time.Unix(1_700_000_000, 0).UTC()}})
+				want := &Wait{Up: true, Links: []string{"WorkloadManagement_JobAgent"}, Settle: 10 * time.Second, Rest: 10 * time.Second, For: 5 * time.Minute,
+					After: []Op{scan}}
 				if !reflect.DeepEqual(d.Until, want) {
 					t.Errorf("until = %+v, want %+v", d.Until, want)
 				}
@@ -421,7 +455,10 @@ func TestDecideStart(t *testing.T) {
 				if d.Wait != 2*time.Second || d.Done {
 					t.Errorf("Decision = %+v, want a wait of 2s", d)
 				}
-				want := &Wait{Up: true, Links: []string{"WorkloadManagement_JobAgent"}, Settle: 10 * time.Second, Rest: 2 * time.Second, For: 5 * time.Minute}
+				// Then scans its log from its start (8s ago, a second's rounding).
+				scan := CheckLogs(root, LogCheck{}, []ScanItem{{Link: "WorkloadManagement_JobAgent", Since: time.Unix(1_700_000_000-9, 0).UTC()}})
+				want := &Wait{Up: true, Links: []string{"WorkloadManagement_JobAgent"}, Settle: 10 * time.Second, Rest: 2 * time.Second, For: 5 * time.Minute,
+					After: []Op{scan}}
 				if !reflect.DeepEqual(d.Until, want) {
 					t.Errorf("until = %+v, want %+v", d.Until, want)
 				}

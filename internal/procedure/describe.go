@@ -154,6 +154,9 @@ func describeHost(spec *diracv1.VOBoxInterventionSpec, uid string, t *Tier, name
 			st.On = spec.Maintenance.RunOn
 		}
 		hd.Steps = []StepDescription{st}
+		if t.Action == ActionClearMaintenance && ClearRemovesManifest(spec) && ParksLinks(h) {
+			hd.Steps = []StepDescription{step(RemoveManifest(save, manifest), "in the same session, before it: deferred from the host's last start tier, every link being back"), st}
+		}
 
 	case ActionStopAgents, ActionStopServices:
 		classes := ClassesFor(t.Action, h.Roles)
@@ -169,7 +172,7 @@ func describeHost(spec *diracv1.VOBoxInterventionSpec, uid string, t *Tier, name
 			step(StopComponents(RunitTools{}, startup, links), "for the links that run (runsvctrl and runsvstat where the probe finds them: spec.layout.runitBin, the PATH, /sbin, /usr/sbin; else sv down)"),
 			step(KillComponents(RunitTools{}, startup, links), fmt.Sprintf("for the links still running after spec.strategy.stopTimeout (%s)", spec.Strategy.StopTimeout.Duration)),
 			step(DropDuplicateLinks(startup, links), "for a stopped link already parked in startup-save with the same target"),
-			step(ParkLinks(startup, save, links), "for the stopped links: moves them to startup-save, never overwriting (mv -n -T)"),
+			step(ParkLinks(startup, save, links), "for the stopped links: moves them to startup-save, never overwriting (mv -n -T); in the session of their stop, once every one is down"),
 		}
 
 	case ActionStartServices, ActionStartAgents:
@@ -187,10 +190,10 @@ func describeHost(spec *diracv1.VOBoxInterventionSpec, uid string, t *Tier, name
 				strings.Join(spec.Checks.StartFirst, ", "), strings.Join(spec.Checks.StartLast, ", "))),
 			step(DropDuplicateLinks(save, links), "for a parked link already back in startup with the same target"),
 			step(StartComponents(RunitTools{}, startup, links), "for restored links that were up before the intervention and that runit holds down"),
-			step(scan, fmt.Sprintf("once every link stayed up spec.checks.componentUptime (%s): fails the host on log lines since the start (log/current and svlogd's files rotated since) at one of spec.checks.errorLevels or whose message matches spec.checks.errorPatterns",
+			step(scan, fmt.Sprintf("once every link stayed up spec.checks.componentUptime (%s), in the session that waits for it: fails the host on log lines since the start (log/current and svlogd's files rotated since) at one of spec.checks.errorLevels or whose message matches spec.checks.errorPatterns",
 				spec.Checks.ComponentUptime.Duration)),
 		}
-		if LastStartTier(t.Action, t.Condition, h.Roles) {
+		if LastStartTier(t.Action, t.Condition, h.Roles) && !ClearRemovesManifest(spec) {
 			hd.Steps = append(hd.Steps, step(RemoveManifest(save, manifest), "after the host's last start tier, once every link is back"))
 		}
 
@@ -221,6 +224,24 @@ func describeHost(spec *diracv1.VOBoxInterventionSpec, uid string, t *Tier, name
 		}
 	}
 	return hd
+}
+
+// ClearRemovesManifest says whether the plan's maintenance clear runs on
+// each host itself, after its last start tier: the manifest's removal then
+// rides in its session instead of one of its own.
+func ClearRemovesManifest(spec *diracv1.VOBoxInterventionSpec) bool {
+	if spec.Maintenance.RunOn != "" {
+		return false
+	}
+	tiers := BuildPlan(spec).Tiers
+	last := tiers[len(tiers)-1]
+	return last.Action == ActionClearMaintenance && !last.Skipped
+}
+
+// ParksLinks says whether a host has a role whose links are parked (any
+// but Database).
+func ParksLinks(h *diracv1.HostSpec) bool {
+	return slices.ContainsFunc(h.Roles, func(r diracv1.Role) bool { return r != diracv1.RoleDatabase })
 }
 
 // describeLinks says which links a component tier handles on a host, as

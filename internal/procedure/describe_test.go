@@ -159,14 +159,33 @@ func TestDescribePlan(t *testing.T) {
 				"    Probe: vobox-probe /opt/dirac .vobox-manifest-u1 "+mysql+" /opt/dirac/mysql/log /home/dirac/mysql-log '' 0",
 				"    StartDatabase: "+mysql+" start",
 				"tier FrameworkStarted",
-				"  host fw [every link this intervention parked]", startSteps(true),
+				"  host fw [every link this intervention parked]", startSteps(false),
 				"tier ServicesStarted",
 				"tier AgentsStarted (starts 1m0s after ServicesStarted finished (spec.checks.settleDelay))",
-				"  host ag [every link this intervention parked; left in startup-save: WorkloadManagement_SiteDirector]", startSteps(true),
+				"  host ag [every link this intervention parked; left in startup-save: WorkloadManagement_SiteDirector]", startSteps(false),
 				"tier MaintenanceCleared",
+				// The manifest's removal rides in the clear's session on a
+				// host that parked links.
 				"  host db1", "    ClearMaintenance: sms clear maintenance 'power stop' db1",
-				"  host fw", "    ClearMaintenance: sms clear maintenance 'power stop' fw",
-				"  host ag", "    ClearMaintenance: sms clear maintenance 'power stop' ag",
+				"  host fw", "    RemoveManifest: rm -f -- /opt/dirac/startup-save/.vobox-manifest-u1", "    ClearMaintenance: sms clear maintenance 'power stop' fw",
+				"  host ag", "    RemoveManifest: rm -f -- /opt/dirac/startup-save/.vobox-manifest-u1", "    ClearMaintenance: sms clear maintenance 'power stop' ag",
+			),
+		},
+		{
+			name: "maintenance cleared elsewhere (runOn): the manifest goes after the host's last start tier",
+			spec: func() *diracv1.VOBoxInterventionSpec {
+				s := describeSpec(diracv1.StateUp)
+				s.Maintenance.RunOn = "db1"
+				return s
+			},
+			uid:  "u1",
+			keep: containing("host ", "RemoveManifest"),
+			want: lines(
+				"  host db1", "  host fw [every link this intervention parked]",
+				"    RemoveManifest: rm -f -- /opt/dirac/startup-save/.vobox-manifest-u1",
+				"  host ag [every link this intervention parked; left in startup-save: WorkloadManagement_SiteDirector]",
+				"    RemoveManifest: rm -f -- /opt/dirac/startup-save/.vobox-manifest-u1",
+				"  host db1", "  host fw", "  host ag",
 			),
 		},
 		{
@@ -214,6 +233,8 @@ func TestDescribePlan(t *testing.T) {
 				s := describeSpec(diracv1.StateUp)
 				s.Hosts = []diracv1.HostSpec{{Name: "mix", Roles: []diracv1.Role{diracv1.RoleServices, diracv1.RoleAgents}}}
 				s.Database.InnodbLog = nil
+				off := false
+				s.Maintenance.Enabled = &off // else the clear's session removes it
 				return s
 			},
 			keep: containing("host mix", "RemoveManifest"),

@@ -32,6 +32,10 @@ var (
 	// in one session. Split by SplitStepOutput.
 	//go:embed scripts/step.sh
 	stepScript string
+	// opsScript defines run_ops, which step.sh and probe.sh (for a
+	// Wait's After) run operations with; put before them.
+	//go:embed scripts/ops.sh
+	opsScript string
 	// manifestScript writes the manifest atomically.
 	//go:embed scripts/manifest.sh
 	manifestScript string
@@ -57,7 +61,7 @@ var (
 )
 
 func init() {
-	for _, text := range []*string{&probeScript, &stepScript, &manifestScript, &linksScript, &journalScript, &logScanScript, &maintenanceScript} {
+	for _, text := range []*string{&probeScript, &stepScript, &opsScript, &manifestScript, &linksScript, &journalScript, &logScanScript, &maintenanceScript} {
 		*text = stripComments(*text)
 	}
 	maintenanceScript = stripComments(detachScript) + maintenanceScript
@@ -139,6 +143,8 @@ type Op struct {
 	Links []string
 	// Manifest is what OpRecordManifest writes.
 	Manifest *Manifest
+	// Scan is what OpCheckLogs scans: each link's log from a time on.
+	Scan []ScanItem
 	// display is Argv as people read it (a script by its $0 name).
 	display []string
 }
@@ -313,7 +319,7 @@ func CheckLogs(root string, check LogCheck, items []ScanItem) Op {
 		links = append(links, it.Link)
 	}
 	op := script(OpCheckLogs, logScanScript, "vobox-logscan", args...)
-	op.Links = links
+	op.Links, op.Scan = links, items
 	return op
 }
 
@@ -460,7 +466,7 @@ func (a ProbeArgs) args(w *Wait, tick time.Duration) []string {
 // ProbeOp reads the host (scripts/probe.sh) after waiting there for w, when
 // not nil, looking every tick. Its output is read by ParseProbe.
 func ProbeOp(a ProbeArgs, w *Wait, tick time.Duration) Op {
-	return script(OpProbe, probeScript, "vobox-probe", a.args(w, tick)...)
+	return script(OpProbe, opsScript+probeScript, "vobox-probe", a.args(w, tick)...)
 }
 
 // Session runs ops in order, in one session, then the probe of a (after
@@ -468,19 +474,25 @@ func ProbeOp(a ProbeArgs, w *Wait, tick time.Duration) Op {
 // move rides along with it. Its output is split by SplitStepOutput, the
 // rest read by ParseProbe; the first operation that fails ends it.
 func Session(ops []Op, a *ProbeArgs, w *Wait, tick time.Duration) Op {
-	text := stepScript
+	text := opsScript + stepScript
 	if a != nil {
 		text += probeScript
 	}
-	var args []string
-	for _, op := range ops {
-		args = append(append(args, strconv.Itoa(len(op.Argv))), op.Argv...)
-	}
-	args = append(args, "--")
+	args := append(opGroups(ops), "--")
 	if a != nil {
 		args = append(args, a.args(w, tick)...)
 	}
 	return script(OpSession, text, "vobox-step", args...)
+}
+
+// opGroups are ops as run_ops (scripts/ops.sh) takes them: each one's
+// argument count, then its argv.
+func opGroups(ops []Op) []string {
+	var args []string
+	for _, op := range ops {
+		args = append(append(args, strconv.Itoa(len(op.Argv))), op.Argv...)
+	}
+	return args
 }
 
 func prefixed(dir string, names []string) []string {

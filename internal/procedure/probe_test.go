@@ -408,6 +408,17 @@ func TestProbeScriptWaits(t *testing.T) {
 			}
 			return p, took
 		}
+		// stopping is a host whose agent was told to stop and does so after
+		// d, the service running on.
+		stopping := func(t *testing.T, d time.Duration) *hostsim.Host {
+			h := newHost(t, shell, "vobox1", false, hostsim.Component{Link: agent, Agent: true, Fault: "nostop"}, hostsim.Component{Link: svc})
+			runSim(t, h, remote.Command{"runsvctrl", "d", hostsim.DiracRoot + "/startup/" + agent})
+			go func() {
+				time.Sleep(d)
+				_ = os.Remove(h.Path("dirac", "runit", "WorkloadManagement", "SiteDirector", "sim-fault"))
+			}()
+			return h
+		}
 		t.Run("already down: at once", func(t *testing.T) {
 			t.Parallel()
 			h := newHost(t, shell, "vobox1", false, hostsim.Component{Link: agent, Agent: true, Down: true}, hostsim.Component{Link: svc})
@@ -418,12 +429,7 @@ func TestProbeScriptWaits(t *testing.T) {
 		})
 		t.Run("stops during the wait", func(t *testing.T) {
 			t.Parallel()
-			h := newHost(t, shell, "vobox1", false, hostsim.Component{Link: agent, Agent: true, Fault: "nostop"}, hostsim.Component{Link: svc})
-			runSim(t, h, remote.Command{"runsvctrl", "d", hostsim.DiracRoot + "/startup/" + agent})
-			go func() {
-				time.Sleep(400 * time.Millisecond)
-				_ = os.Remove(h.Path("dirac", "runit", "WorkloadManagement", "SiteDirector", "sim-fault"))
-			}()
+			h := stopping(t, 400*time.Millisecond)
 			p, took := wait(t, h, Wait{Links: []string{agent}, For: 20 * time.Second}, 50*time.Millisecond)
 			if p.State[agent].Running || took < 400*time.Millisecond || took > 15*time.Second {
 				t.Errorf("state %+v after %s, want down after its fault went (400ms), before the budget (20s)", p.State[agent], took)
@@ -439,6 +445,35 @@ func TestProbeScriptWaits(t *testing.T) {
 			p, took := wait(t, h, Wait{Links: []string{agent}, For: 700 * time.Millisecond}, 100*time.Millisecond)
 			if !p.State[agent].Running || !p.State[agent].WantDown || took < 700*time.Millisecond {
 				t.Errorf("state %+v after %s, want still stopping after the 700ms budget", p.State[agent], took)
+			}
+		})
+		// Wait.After: the links stopped are parked in the wait's session,
+		// only once every one is down.
+		park := []Op{ParkLinks(hostsim.DiracRoot+"/startup", hostsim.DiracRoot+"/startup-save", []string{agent})}
+		t.Run("down within the budget: After runs", func(t *testing.T) {
+			t.Parallel()
+			h := stopping(t, 300*time.Millisecond)
+			p, _ := wait(t, h, Wait{Links: []string{agent}, For: 20 * time.Second, After: park}, 50*time.Millisecond)
+			if _, parked := p.Save[agent]; !parked || p.Startup[agent] != "" {
+				t.Errorf("startup %v, startup-save %v: want %s parked once down", p.Startup, p.Save, agent)
+			}
+			if _, ok := p.Startup[svc]; !ok {
+				t.Errorf("%s was moved too: startup %v", svc, p.Startup)
+			}
+		})
+		t.Run("never down: After does not run", func(t *testing.T) {
+			t.Parallel()
+			h := newHost(t, shell, "vobox1", false, hostsim.Component{Link: agent, Agent: true, Fault: "nostop"})
+			runSim(t, h, remote.Command{"runsvctrl", "d", hostsim.DiracRoot + "/startup/" + agent})
+			cmd := ProbeOp(ProbeArgs{Root: hostsim.DiracRoot, Manifest: ManifestName("uid")}, &Wait{Links: []string{agent}, For: 500 * time.Millisecond, After: park}, 100*time.Millisecond).Argv
+			res := runSim(t, h, cmd)
+			outs, rest := SplitStepOutput(res.Stdout)
+			p, err := ParseProbe(rest)
+			if err != nil || len(outs) != 0 {
+				t.Fatalf("%d command outputs, %v: want none and a report\n%s", len(outs), err, res.Stdout)
+			}
+			if _, ok := p.Startup[agent]; !ok || !p.State[agent].Running {
+				t.Errorf("%s: startup %v state %+v, want still running, in startup", agent, p.Startup, p.State[agent])
 			}
 		})
 		t.Run("picked up, then settle", func(t *testing.T) {

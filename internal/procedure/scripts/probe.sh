@@ -18,16 +18,20 @@
 # "stopped". With a readiness argv (spec.database.service.ready), it is run
 # and its exit status reported: the database answers, or not.
 #
-# Five more arguments and link names make it wait on the host first (see
-# procedure.Wait): mode ("down" or "up"), then tick, budget, settle and rest in
-# milliseconds. It reads runsv's supervise/stat of each link with the
-# shell's own read, forking only sleep once per tick, until every link is
-# down (or runs), or the budget is spent. In "up" mode it then sleeps
-# settle if a link was not running at the first look (the last one started
-# less than a tick ago), or rest if all were, but never past the budget:
-# the controller waits for what is left of an uptime beyond it through a
-# requeue, not through probe after probe. The report that follows is the
-# same as without a wait: the wait only chooses when to look.
+# More arguments make it wait on the host first (see procedure.Wait): mode
+# ("down" or "up"), then tick, budget, settle and rest in milliseconds, the
+# number of links and their names, then the commands that wait for the
+# wait (Wait.After, as run_ops takes them). It reads runsv's supervise/stat
+# of each link with the shell's own read, forking only sleep once per tick,
+# until every link is down (or runs), or the budget is spent. In "up" mode
+# it then sleeps settle if a link was not running at the first look (the
+# last one started less than a tick ago), or rest if all were, but never
+# past the budget: the controller waits for what is left of an uptime
+# beyond it through a requeue, not through probe after probe. The commands
+# run only when the wait was met in full (every link down, or up for the
+# whole settle): parking links once they are all down spares a session.
+# The report that follows is the same as without a wait: the wait only
+# chooses when to look, and the report verifies what the commands did.
 root=$1 manifest=$2 mysql=$3 jfrom=$4 jto=$5 runitbin=$6 nready=${7:-0}; shift 7
 i=1
 while [ "$i" -le "$nready" ]; do eval "ready_$i=\$1"; shift; i=$((i+1)); done
@@ -42,16 +46,19 @@ ms_up() {
   esac
 }
 if [ $# -gt 0 ]; then
-  mode=$1 tick=$2 budget=$3 settle=$4 rest=$5; shift 5
+  mode=$1 tick=$2 budget=$3 settle=$4 rest=$5 nlinks=$6; shift 6
+  # Link names are [A-Za-z0-9_.-] (the report skips others): a word list.
+  links=
+  while [ "$nlinks" -gt 0 ]; do links="$links $1"; shift; nlinks=$((nlinks-1)); done
   secs() { printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)); }
   # The budget is wall time: on a loaded host a tick's sleep and read take
   # longer than the tick, so ticks alone would overrun it. /proc/uptime is
   # read with the shell's own read (no fork); without it, ticks are counted.
   ms_up; up0=$ms
-  first=1 spent=0
+  first=1 spent=0 met=0
   while :; do
     all=1
-    for n; do
+    for n in $links; do
       f=$root/startup/$n/supervise/stat s=
       [ -r "$f" ] && read -r s < "$f"
       case $mode:$s in down:down*|up:run) ;; *) all=0; break;; esac
@@ -60,7 +67,8 @@ if [ $# -gt 0 ]; then
       [ $first = 1 ] || rest=$settle
       # An uptime beyond the budget is slept up to the budget: the next pass
       # waits for the rest, instead of a probe after probe while it runs.
-      [ $((spent + rest)) -le "$budget" ] || rest=$((budget - spent))
+      met=1
+      [ $((spent + rest)) -le "$budget" ] || { rest=$((budget - spent)); [ "$mode" = down ] || met=0; }
       if [ "$mode" = up ] && [ "$rest" -gt 0 ]; then sleep "$(secs "$rest")"; fi
       break
     fi
@@ -71,6 +79,7 @@ if [ $# -gt 0 ]; then
     ms_up
     if [ "$up0" -ge 0 ] && [ "$ms" -ge 0 ] && [ $((ms - up0)) -gt "$spent" ]; then spent=$((ms - up0)); fi
   done
+  [ $met = 0 ] || run_ops "$@"
 fi
 printf 'now\t%s\n' "$(date -u +%s)"
 # The boot id tells a reboot since the last look (boot tracking).

@@ -267,7 +267,8 @@ func (d *driver) host(s hostSpec, tier procedure.Tier) []string {
 	probe := true
 	for range 300 {
 		if probe {
-			out = run(procedure.ProbeOp(args, until, tick).Argv).Stdout
+			outs, rest := procedure.SplitStepOutput(run(procedure.ProbeOp(args, until, tick).Argv).Stdout)
+			log, out = append(log, ranAfter(prefix, until, outs)...), rest
 		}
 		p, err := procedure.ParseProbe(out)
 		if err != nil {
@@ -314,9 +315,10 @@ func (d *driver) host(s hostSpec, tier procedure.Tier) []string {
 			}
 			res := run(procedure.Session(ops, &args, dec.Then, tick).Argv)
 			outs, rest := procedure.SplitStepOutput(res.Stdout)
-			if len(outs) != len(ops) || outs[len(outs)-1].ExitCode != 0 {
+			if len(outs) < len(ops) || outs[len(ops)-1].ExitCode != 0 {
 				return append(log, fmt.Sprintf("%s%s failed: %q", prefix, dec.Op.Name, res.Stdout))
 			}
+			log = append(log, ranAfter(prefix, dec.Then, outs[len(ops):])...)
 			switch dec.Op.Name {
 			case procedure.OpStopComponents, procedure.OpKillComponents:
 				in.StopRequested, since = true, clk.Now()
@@ -333,6 +335,22 @@ func (d *driver) host(s hostSpec, tier procedure.Tier) []string {
 		}
 	}
 	d.t.Errorf("%s: %s did not finish", s.name, tier.Action)
+	return log
+}
+
+// ranAfter logs the operations of a wait's After that ran (outs, their
+// outputs), or that they did not.
+func ranAfter(prefix string, w *procedure.Wait, outs []procedure.CommandOutput) []string {
+	if w == nil || len(w.After) == 0 {
+		return nil
+	}
+	if len(outs) == 0 {
+		return []string{prefix + "after: not met"}
+	}
+	var log []string
+	for i, o := range outs {
+		log = append(log, fmt.Sprintf("%safter: %s %v exit=%d", prefix, w.After[i].Name, w.After[i].Links, o.ExitCode))
+	}
 	return log
 }
 

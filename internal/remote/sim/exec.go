@@ -258,24 +258,33 @@ func (x *execution) run(cmd remote.Command, merged bool) (string, string, int) {
 // marker, the first failure ending it, then the probe if it has arguments.
 func (x *execution) step(args []string) string {
 	var b strings.Builder
+	args, ok := x.runOps(&b, args)
+	if ok && len(args) > 1 {
+		b.WriteString(x.probe(args[1:]))
+	}
+	return b.String()
+}
+
+// runOps is ops.sh's run_ops: the operations of args (each an argument
+// count and its argv) up to "--" or the end, each followed by its exit
+// marker, the first failure ending them. It returns what follows them, and
+// false when one failed (the script exits there).
+func (x *execution) runOps(b *strings.Builder, args []string) ([]string, bool) {
 	for len(args) > 0 && args[0] != "--" {
 		n, err := strconv.Atoi(args[0])
 		if err != nil || n < 1 || n > len(args)-1 {
 			b.WriteString("vobox-step: malformed arguments\n")
-			return b.String()
+			return nil, false
 		}
 		out, _, rc := x.run(args[1:1+n], true)
 		args = args[1+n:]
 		b.WriteString(out)
-		fmt.Fprintf(&b, "\n\x1evobox-exit\t%d\n", rc)
+		fmt.Fprintf(b, "\n\x1evobox-exit\t%d\n", rc)
 		if rc != 0 || x.err != nil {
-			return b.String()
+			return nil, false
 		}
 	}
-	if len(args) > 1 {
-		b.WriteString(x.probe(args[1:]))
-	}
-	return b.String()
+	return args, true
 }
 
 func (x *execution) script(cmd remote.Command) (string, string, int) {
@@ -441,10 +450,20 @@ func (x *execution) probe(args []string) string {
 		n, _ := strconv.Atoi(rest[1])
 		rest = rest[min(2+max(n, 0), len(rest)):]
 	}
-	if len(rest) >= 5 {
-		x.wait(root, rest[0], rest[1:5], rest[5:])
+	// The wait: mode, four times, the links (counted), then the operations
+	// that run once it is met (Wait.After).
+	var b strings.Builder
+	if len(rest) >= 6 {
+		n, _ := strconv.Atoi(rest[5])
+		n = min(max(n, 0), len(rest)-6)
+		met := x.wait(root, rest[0], rest[1:5], rest[6:6+n])
 		if x.err != nil {
 			return ""
+		}
+		if met {
+			if _, ok := x.runOps(&b, rest[6+n:]); !ok {
+				return b.String()
+			}
 		}
 	}
 	h.mu.Lock()
@@ -452,13 +471,14 @@ func (x *execution) probe(args []string) string {
 	now := h.clock.Now()
 	h.advance(now)
 	h.applied = append(h.applied, Applied{At: now, Op: procedure.OpProbe})
-	return h.report(now, root, manifest, mysql, jfrom, jto)
+	return b.String() + h.report(now, root, manifest, mysql, jfrom, jto)
 }
 
 // wait is probe.sh's wait: every link down (or running), looked at every
 // tick within the budget; in "up" mode then settle (or rest, when all ran
-// at the first look), never past the budget.
-func (x *execution) wait(root, mode string, ms []string, links []string) {
+// at the first look), never past the budget. It says whether the wait was
+// met in full (every link down, or up for all of the settle).
+func (x *execution) wait(root, mode string, ms []string, links []string) bool {
 	var v [4]int64
 	for i, s := range ms {
 		v[i], _ = strconv.ParseInt(s, 10, 64)
@@ -482,20 +502,21 @@ func (x *execution) wait(root, mode string, ms []string, links []string) {
 			if !first {
 				rest = settle
 			}
+			met := true
 			if spent+rest > budget {
-				rest = budget - spent
+				rest, met = budget-spent, mode == "down"
 			}
 			if mode == "up" && rest > 0 {
-				x.sleep(time.Duration(rest) * time.Millisecond)
+				return x.sleep(time.Duration(rest)*time.Millisecond) && met
 			}
-			return
+			return met
 		}
 		first = false
 		if spent+tick > budget || tick <= 0 {
-			return
+			return false
 		}
 		if !x.sleep(time.Duration(tick) * time.Millisecond) {
-			return
+			return false
 		}
 		spent += tick
 	}
