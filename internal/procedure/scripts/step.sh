@@ -4,5 +4,6 @@
 # set off) rides along with it. Args: for each command, its argument count
 # and its arguments; then "--" and probe.sh's arguments.
 run_ops "$@"
+# shellcheck disable=SC2154 # ran is set by run_ops (ops.sh, put before)
 shift "$ran"
 shift
