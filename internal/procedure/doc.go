@@ -23,6 +23,12 @@
 //     runit tools (runsvctrl/runsvstat where sites put them, else runit 2's
 //     sv) fails with RunitToolsMissing before anything moves, a link whose
 //     state is not read with ComponentStateUnknown (docs/dirac.md).
+//   - A host-tier costs one SSH session where the procedure allows it: the
+//     commands a decision queues run in the session of the probe that
+//     verifies them (Session), and that probe first waits on the host for
+//     what they set off (Wait); what the next decision would take once the
+//     wait is met rides after it (Wait.After: parking the links stopped,
+//     scanning the logs of the links started), verified by the same report.
 //   - The scripts are POSIX sh, clean under shellcheck (make verify), and
 //     their tests run them with dash and with bash against simulated hosts
 //     (internal/hostsim).
