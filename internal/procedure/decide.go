@@ -195,23 +195,35 @@ func DecideStop(p *Probe, in ComponentsInput) Decision {
 			notAsked = append(notAsked, n)
 		}
 	}
-	// Once every running link is down, the host parks them in the same
-	// session (Wait.After), as the decision on its report would; a
-	// duplicate is dropped first, on a report of its own.
+	// Once every link to park is down, the host parks them in the same
+	// session (Wait.After), as the decision on its report would. The wait
+	// covers each link it parks, not only those it stops: one whose runsv
+	// was not running at the probe (a host just booted) may have started
+	// since, and is left to the report, as is a duplicate (dropped first).
 	var park []Op
-	if len(duplicates) == 0 && len(toMove) > 0 {
-		park = []Op{ParkLinks(startup, save, toMove)}
+	waitFor := running
+	if len(duplicates) == 0 && len(running) > 0 {
+		var supervised []string
+		for _, n := range toMove {
+			if p.State[n].Supervised {
+				supervised = append(supervised, n)
+			}
+		}
+		if len(supervised) > 0 {
+			park = []Op{ParkLinks(startup, save, supervised)}
+			waitFor = union(running, supervised)
+		}
 	}
 	switch {
 	case len(notAsked) > 0:
 		return Decision{Op: ptr(StopComponents(p.Runit, startup, notAsked)), Warning: warning,
-			Then: &Wait{Links: running, For: in.StopTimeout, After: park}}
+			Then: &Wait{Links: waitFor, For: in.StopTimeout, After: park}}
 	case len(running) > 0 && in.Elapsed >= in.StopTimeout:
 		return Decision{Op: ptr(KillComponents(p.Runit, startup, running)), Warning: warning, Killed: running,
-			Then: &Wait{Links: running, For: in.StopTimeout, After: park}}
+			Then: &Wait{Links: waitFor, For: in.StopTimeout, After: park}}
 	case len(running) > 0:
 		return Decision{Wait: PollInterval, Warning: warning,
-			Until: &Wait{Links: running, For: in.StopTimeout - in.Elapsed, After: park}}
+			Until: &Wait{Links: waitFor, For: in.StopTimeout - in.Elapsed, After: park}}
 	case len(duplicates) > 0:
 		// The same link, same target, is already parked: dropping the copy in
 		// startup loses nothing.
@@ -699,3 +711,14 @@ func Preflight(p *Probe, in PreflightInput) (*Failure, string) {
 }
 
 func ptr(op Op) *Op { return &op }
+
+// union is a's names, then those of b not in a.
+func union(a, b []string) []string {
+	out := slices.Clone(a)
+	for _, n := range b {
+		if !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	return out
+}

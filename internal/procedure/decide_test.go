@@ -188,6 +188,23 @@ func TestDecideStop(t *testing.T) {
 			},
 		},
 		{
+			// A host just booted: runsvdir has started one agent (its runsv
+			// wants it up) and not yet the other. The one not supervised
+			// at the probe may start before the wait ends: it is not parked
+			// on the wait's word, but on the report's.
+			name:  "after a reboot, a link not yet supervised is not parked by the wait",
+			p:     probed([]link{running("WorkloadManagement_JobAgent", 1), unsupervised("WorkloadManagement_SiteDirector")}, nil, mixed),
+			roles: agentsOnly, tier: ActionStopAgents,
+			check: func(t *testing.T, d Decision) {
+				wantCommand(t, d, "StopComponents", remote.Command{"runsvctrl", "d", startupDir + "/WorkloadManagement_JobAgent"})
+				want := &Wait{Links: []string{"WorkloadManagement_JobAgent"}, For: 2 * time.Minute,
+					After: []Op{ParkLinks(startupDir, saveDir, []string{"WorkloadManagement_JobAgent"})}}
+				if !reflect.DeepEqual(d.Then, want) {
+					t.Errorf("then = %+v, want %+v", d.Then, want)
+				}
+			},
+		},
+		{
 			name:  "stop requested, still running: wait",
 			p:     probed([]link{stopped("WorkloadManagement_JobAgent"), {name: "WorkloadManagement_SiteDirector", target: target("WorkloadManagement_SiteDirector"), stat: "run (pid 9) 2 seconds, want down"}}, nil, mixed),
 			roles: agentsOnly, tier: ActionStopAgents,
@@ -197,7 +214,8 @@ func TestDecideStop(t *testing.T) {
 					t.Errorf("Decision = %+v, want a wait of %s", d, PollInterval)
 				}
 				// The host waits for the stopping one, until stopTimeout.
-				want := &Wait{Links: []string{"WorkloadManagement_SiteDirector"}, For: time.Minute,
+				// It covers every link it then parks, the stopped one too.
+				want := &Wait{Links: []string{"WorkloadManagement_SiteDirector", "WorkloadManagement_JobAgent"}, For: time.Minute,
 					After: []Op{ParkLinks(startupDir, saveDir, []string{"WorkloadManagement_JobAgent", "WorkloadManagement_SiteDirector"})}}
 				if !reflect.DeepEqual(d.Until, want) {
 					t.Errorf("until = %+v, want %+v", d.Until, want)
