@@ -117,6 +117,9 @@ func (h *hostStep) look(ctx context.Context) (*procedure.Probe, error) {
 	started := h.r.Clock.Now()
 	p, after, err := h.r.probeSession(ctx, h.s, h.tier, h.hc, h.queued, h.until)
 	finished := h.r.Clock.Now()
+	// A scan that rode in a session stands only for the decision on that
+	// session's report: lines logged since are not in it.
+	h.state.scannedAfter = nil
 	for _, a := range after {
 		if a.op.Name == procedure.OpCheckLogs && a.out.ExitCode == 0 {
 			h.state.scannedAfter = &scanResult{items: a.op.Scan, findings: procedure.ParseFindings(a.out.Output)}
@@ -269,7 +272,8 @@ type stepState struct {
 	stopRequestedAt time.Time
 	tried           bool
 	scanned         bool
-	// scannedAfter is the log scan that rode in the last probe's session.
+	// scannedAfter is the log scan that rode in the session of the probe
+	// being decided on, if one did.
 	scannedAfter *scanResult
 }
 
