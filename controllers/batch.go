@@ -14,8 +14,9 @@ import (
 // hosts of a tier are between their first act and their verified end. A
 // host that must wait keeps its place across passes; a new host starts
 // only when one is done (or failed for good). And spec.suspend stops new
-// host steps at once: it is read again, around the cache, before each host
-// step (at most once a second), not only when a pass starts.
+// host steps at once: it is read again before each host step (at most once
+// a second, from the cache: a spec change reaches the informer within
+// milliseconds), not only when a pass starts.
 
 // batch returns the hosts of a tier that may work in this pass: the ones
 // already started (a step in progress, WaitingSince set) first, then new
@@ -47,7 +48,8 @@ type suspendCheck struct {
 }
 
 // suspendedNow reports whether the intervention was suspended since the
-// pass started, reading it around the cache at most every suspendRecheck.
+// pass started, reading it from the cache at most every suspendRecheck
+// (only the spec is read: freshness.go is about the status).
 // Once seen, the pass's spec says so: the status shows Suspended and no
 // new step starts.
 func (r *VOBoxInterventionReconciler) suspendedNow(ctx context.Context, s *scope) bool {
@@ -62,7 +64,7 @@ func (r *VOBoxInterventionReconciler) suspendedNow(ctx context.Context, s *scope
 	}
 	s.suspend.at = now
 	fresh := &diracv1.VOBoxIntervention{}
-	if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(s.vbi), fresh); err != nil || fresh.UID != s.vbi.UID {
+	if err := r.Get(ctx, client.ObjectKeyFromObject(s.vbi), fresh); err != nil || fresh.UID != s.vbi.UID {
 		return false // gone or unreadable: the next pass sees it
 	}
 	if fresh.Spec.Suspend {

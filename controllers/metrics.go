@@ -25,6 +25,7 @@ type Metrics struct {
 	hostTierTimes *prometheus.HistogramVec
 	waiting       *prometheus.GaugeVec
 	drift         *prometheus.CounterVec
+	reads         *prometheus.CounterVec
 }
 
 // NewMetrics creates the metrics and registers them with reg (controller-runtime's
@@ -64,8 +65,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		drift: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "vobox_drift_total", Help: "Drift checks that found a host out of its intervention's state (a new finding), by intervention and host.",
 		}, []string{"intervention_namespace", "intervention", "host"}),
+		reads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "vobox_intervention_reads_total", Help: "Interventions read at the start of a pass, by source: cache (the informer held the version last seen on the API server) or apiserver (read around the cache).",
+		}, []string{"source"}),
 	}
-	reg.MustRegister(m.stepDuration, m.tierDuration, m.hostTierTimes, m.stepFailures, m.hostsByPhase, m.byPhase, m.statusWrites, m.waiting, m.drift)
+	reg.MustRegister(m.stepDuration, m.tierDuration, m.hostTierTimes, m.stepFailures, m.hostsByPhase, m.byPhase, m.statusWrites, m.waiting, m.drift, m.reads)
 	return m
 }
 
@@ -110,6 +114,17 @@ func (m *Metrics) statusWrite() {
 		return
 	}
 	m.statusWrites.Inc()
+}
+
+func (m *Metrics) interventionRead(cached bool) {
+	if m == nil {
+		return
+	}
+	source := "apiserver"
+	if cached {
+		source = "cache"
+	}
+	m.reads.WithLabelValues(source).Inc()
 }
 
 var allPhases = []diracv1.Phase{diracv1.PhasePending, diracv1.PhaseShuttingDown, diracv1.PhaseDown, diracv1.PhaseStartingUp, diracv1.PhaseUp, diracv1.PhaseFailed, diracv1.PhaseSuspended}

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -46,7 +45,8 @@ type VOBoxInterventionReconciler struct {
 	// Clock decides timeouts, settle delays and uptimes; defaults to the real clock.
 	Clock clock.PassiveClock
 	// APIReader reads around the cache: the intervention at the start of a
-	// pass, the SSH Secrets (their content is never cached: the Secret watch
+	// pass when the cache does not hold the version last seen (freshness.go),
+	// the SSH Secrets (their content is never cached: the Secret watch
 	// is metadata-only) and Leases after a creation race.
 	// Defaults to the manager's API reader.
 	APIReader client.Reader
@@ -59,6 +59,10 @@ type VOBoxInterventionReconciler struct {
 	// LockNamespace is where the machines' Leases live, for every
 	// intervention of every namespace (--lock-namespace); required.
 	LockNamespace string
+
+	// versions is the last resourceVersion of each intervention seen on the
+	// API server (freshness.go).
+	versions versions
 }
 
 // RBAC: only the verbs the controller uses. The finalizer is patched, the
@@ -76,11 +80,10 @@ type VOBoxInterventionReconciler struct {
 // Reconcile is plumbing: get, finalizer, scope, deferred status patch, then
 // the delete or normal path. The work lives in the step functions.
 func (r *VOBoxInterventionReconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, reterr error) {
-	// Read around the cache: a pass triggered before the informer saw our
-	// last status patch would otherwise replay finished steps, and the
-	// maintenance commands are not probed first.
-	vbi := &diracv1.VOBoxIntervention{}
-	if err := r.APIReader.Get(ctx, req.NamespacedName, vbi); err != nil {
+	// Never a status older than our last write: a pass started from one
+	// would replay finished steps (freshness.go).
+	vbi, err := r.getIntervention(ctx, req.NamespacedName)
+	if err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	ctx = log.IntoContext(ctx, log.FromContext(ctx).WithValues("voboxintervention", klog.KObj(vbi)))
@@ -96,6 +99,7 @@ func (r *VOBoxInterventionReconciler) Reconcile(ctx context.Context, req ctrl.Re
 		if err := r.Patch(ctx, vbi, patch); err != nil {
 			return ctrl.Result{}, fmt.Errorf("failed to add the finalizer: %w", err)
 		}
+		r.versions.saw(req.NamespacedName, vbi.ResourceVersion)
 	}
 
 	s := &scope{vbi: vbi, original: vbi.DeepCopy(), plan: procedure.BuildPlan(&vbi.Spec), now: r.Clock.Now()}
@@ -302,6 +306,7 @@ func (r *VOBoxInterventionReconciler) reconcileDelete(ctx context.Context, vbi *
 		return ctrl.Result{}, fmt.Errorf("failed to remove the finalizer: %w", err)
 	}
 	r.Metrics.forget(vbi)
+	r.versions.forget(client.ObjectKeyFromObject(vbi))
 	log.FromContext(ctx).Info("Released the hosts and removed the finalizer")
 	return ctrl.Result{}, nil
 }
@@ -329,15 +334,17 @@ func (r *VOBoxInterventionReconciler) patchStatus(ctx context.Context, original 
 	sanitizeStatus(&s.vbi.Status)
 	r.emitTransitions(original, s.vbi)
 	r.Metrics.observeIntervention(s.vbi)
-	if equality.Semantic.DeepEqual(original.Status, s.vbi.Status) {
-		return nil
+	patch, changed, err := statusPatch(original, s.vbi)
+	if err != nil || !changed {
+		return err
 	}
-	if err := r.Status().Patch(ctx, s.vbi, client.MergeFrom(original)); err != nil {
+	if err := r.Status().Patch(ctx, s.vbi, patch); err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil
 		}
 		return fmt.Errorf("failed to patch the status: %w", err)
 	}
+	r.versions.saw(client.ObjectKeyFromObject(s.vbi), s.vbi.ResourceVersion)
 	r.Metrics.statusWrite()
 	r.notify(ctx, original, s.vbi)
 	return nil

@@ -1,0 +1,150 @@
+package controllers
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	jsonpatch "github.com/evanphx/json-patch/v5"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	diracv1 "github.com/vobox-operator/vobox-operator/api/v1alpha1"
+)
+
+// applyStatusPatch applies the status patch from before to after onto
+// server (the object as the API server holds it) and returns the result.
+func applyStatusPatch(t *testing.T, server, before, after *diracv1.VOBoxIntervention) (*diracv1.VOBoxIntervention, int, error) {
+	t.Helper()
+	patch, changed, err := statusPatch(before, after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !changed {
+		return server.DeepCopy(), 0, nil
+	}
+	data, err := patch.Data(after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := json.Marshal(server)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := jsonpatch.DecodePatch(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := p.Apply(doc)
+	if err != nil {
+		return nil, len(data), err
+	}
+	got := &diracv1.VOBoxIntervention{}
+	if err := json.Unmarshal(out, got); err != nil {
+		t.Fatal(err)
+	}
+	return got, len(data), nil
+}
+
+func TestStatusPatchWritesWhatChanged(t *testing.T) {
+	t.Parallel()
+	at := metav1.NewTime(statusNow)
+	base := &diracv1.VOBoxIntervention{ObjectMeta: metav1.ObjectMeta{Namespace: "site", Name: "power-stop"}}
+	base.Spec.State = diracv1.StateDown
+	full := base.DeepCopy()
+	full.Status.ObservedState, full.Status.Phase, full.Status.StartedAt = diracv1.StateDown, diracv1.PhaseShuttingDown, &at
+	for _, n := range []string{"h1", "h2", "h3"} {
+		full.Status.Hosts = append(full.Status.Hosts, diracv1.HostStatus{Name: n, Phase: diracv1.HostPending})
+	}
+	meta.SetStatusCondition(&full.Status.Conditions, metav1.Condition{Type: diracv1.ReadyCondition, Status: metav1.ConditionFalse, Reason: diracv1.ReasonPending, LastTransitionTime: at})
+
+	cases := []struct {
+		name   string
+		before *diracv1.VOBoxIntervention
+		change func(*diracv1.VOBoxIntervention)
+		// in and out: what the patch must and must not carry.
+		in, out []string
+	}{{
+		name: "first status", before: base,
+		change: func(v *diracv1.VOBoxIntervention) { v.Status = *full.Status.DeepCopy() },
+		in:     []string{`"path":"/status"`},
+	}, {
+		name: "one host changed", before: full,
+		change: func(v *diracv1.VOBoxIntervention) {
+			v.Status.Hosts[1].Phase, v.Status.Hosts[1].CompletedTiers = diracv1.HostWorking, []string{"MaintenanceSet"}
+		},
+		in:  []string{`"op":"test","path":"/status/hosts/1/name","value":"h2"`, `"op":"replace","path":"/status/hosts/1"`},
+		out: []string{`"h1"`, `"h3"`, "conditions"},
+	}, {
+		name: "a field cleared, a condition changed", before: full,
+		change: func(v *diracv1.VOBoxIntervention) {
+			v.Status.StartedAt = nil
+			meta.SetStatusCondition(&v.Status.Conditions, metav1.Condition{Type: diracv1.ReadyCondition, Status: metav1.ConditionTrue, Reason: "Down", LastTransitionTime: at})
+		},
+		in:  []string{`"op":"remove","path":"/status/startedAt"`, `"op":"add","path":"/status/conditions"`},
+		out: []string{"hosts"},
+	}, {
+		name: "hosts renamed and added", before: full,
+		change: func(v *diracv1.VOBoxIntervention) {
+			v.Status.Hosts = append([]diracv1.HostStatus{{Name: "h0"}}, v.Status.Hosts...)
+		},
+		in: []string{`"op":"add","path":"/status/hosts","value":[`},
+	}, {
+		name: "hosts gone", before: full,
+		change: func(v *diracv1.VOBoxIntervention) { v.Status.Hosts = nil },
+		in:     []string{`"op":"remove","path":"/status/hosts"`},
+	}, {
+		name: "nothing changed", before: full,
+		change: func(*diracv1.VOBoxIntervention) {},
+	}}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			after := tc.before.DeepCopy()
+			tc.change(after)
+			got, size, err := applyStatusPatch(t, tc.before, tc.before, after)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !equality.Semantic.DeepEqual(got.Status, after.Status) {
+				t.Errorf("patched status = %+v\nwant %+v", got.Status, after.Status)
+			}
+			patch, _, _ := statusPatch(tc.before, after)
+			var data string
+			if patch != nil {
+				raw, _ := patch.Data(after)
+				data = string(raw)
+			}
+			if (size == 0) != (len(tc.in) == 0) {
+				t.Errorf("patch %q, want one only when the status changed", data)
+			}
+			for _, s := range tc.in {
+				if !strings.Contains(data, s) {
+					t.Errorf("patch %s lacks %s", data, s)
+				}
+			}
+			for _, s := range tc.out {
+				if strings.Contains(data, s) {
+					t.Errorf("patch %s carries %s, which did not change", data, s)
+				}
+			}
+		})
+	}
+}
+
+// TestStatusPatchNeverWritesOverAnotherHost: should the list on the server
+// not be the one the pass started from, the name test fails the patch
+// rather than write one host's entry over another's.
+func TestStatusPatchNeverWritesOverAnotherHost(t *testing.T) {
+	t.Parallel()
+	before := &diracv1.VOBoxIntervention{}
+	before.Status.ObservedState = diracv1.StateDown
+	before.Status.Hosts = []diracv1.HostStatus{{Name: "h1"}, {Name: "h2"}}
+	after := before.DeepCopy()
+	after.Status.Hosts[1].Phase = diracv1.HostDown
+	server := before.DeepCopy()
+	server.Status.Hosts = []diracv1.HostStatus{{Name: "h2"}, {Name: "h1"}}
+	if _, _, err := applyStatusPatch(t, server, before, after); err == nil {
+		t.Fatal("the patch wrote h2's entry at h1's place")
+	}
+}
