@@ -67,12 +67,16 @@ type sizeResult struct {
 	} `json:"rss"`
 	HeapPerHostKiB float64 `json:"heapInUsePerHostKiB"`
 	// The operator's and the API server's CPU over Down and Up.
-	OperatorCPUSeconds  float64            `json:"operatorProcessCPUSeconds"`
-	HostTiers           int                `json:"hostTiers"`
-	CPUPerHostTierMs    float64            `json:"cpuPerHostTierMs"`
-	APIServerCPUSeconds map[string]float64 `json:"apiServerCPUSeconds"`
-	ElapsedSeconds      float64            `json:"elapsedSeconds"`
-	Failures            []string           `json:"failures,omitempty"`
+	OperatorCPUSeconds float64 `json:"operatorProcessCPUSeconds"`
+	HostTiers          int     `json:"hostTiers"`
+	CPUPerHostTierMs   float64 `json:"cpuPerHostTierMs"`
+	// CPUShares splits the process's CPU by part (parts.go): operator,
+	// simulator, bench; OperatorOnlyCPUPerHostTierMs is the operator's part.
+	CPUShares                    map[string]float64 `json:"cpuShares,omitempty"`
+	OperatorOnlyCPUPerHostTierMs float64            `json:"operatorOnlyCpuPerHostTierMs,omitempty"`
+	APIServerCPUSeconds          map[string]float64 `json:"apiServerCPUSeconds"`
+	ElapsedSeconds               float64            `json:"elapsedSeconds"`
+	Failures                     []string           `json:"failures,omitempty"`
 }
 
 // dirResult is one direction of one size.
@@ -208,7 +212,7 @@ func main() {
 			logf("%d hosts %s: wall %.1fs, wall/ideal p50 %.2f p99 %.2f, status age p99 %.1fs",
 				n, d.Direction, d.WallSeconds, d.Ratio.P50, d.Ratio.P99, d.StatusAge.P99)
 		}
-		logf("%d hosts: cpu %.2f ms/host-tier, %.2f API writes/host", n, r.CPUPerHostTierMs, r.APIWrites.PerHost)
+		logf("%d hosts: cpu %.2f ms/host-tier (operator's part %.2f), %.2f API writes/host", n, r.CPUPerHostTierMs, r.OperatorOnlyCPUPerHostTierMs, r.APIWrites.PerHost)
 		for _, f := range r.Failures {
 			logf("%d hosts: %s", n, f)
 		}

@@ -85,14 +85,23 @@ func markdown(rep *report, opt options) string {
 			}
 			p("| status age ≤ 5 s (p99), %d %s | %.1f s | %s |\n", s.Hosts, d.Direction, d.StatusAge.P99, yes(d.StatusAge.N > 0 && d.StatusAge.P99 <= 5))
 		}
-		p("| operator CPU ≤ 1 ms per host-tier, %d | %.2f ms | %s |\n", s.Hosts, s.CPUPerHostTierMs, yes(s.CPUPerHostTierMs <= 1))
+		if s.OperatorOnlyCPUPerHostTierMs > 0 {
+			p("| operator CPU ≤ 1 ms per host-tier, %d | %.2f ms (the whole process: %.2f ms) | %s |\n", s.Hosts, s.OperatorOnlyCPUPerHostTierMs, s.CPUPerHostTierMs, yes(s.OperatorOnlyCPUPerHostTierMs <= 1))
+		} else {
+			p("| operator CPU ≤ 1 ms per host-tier, %d | %.2f ms | %s |\n", s.Hosts, s.CPUPerHostTierMs, yes(s.CPUPerHostTierMs <= 1))
+		}
 		p("| API writes ≤ 2.5 per host per Down+Up, %d | %.2f | %s |\n", s.Hosts, s.APIWrites.PerHost, yes(s.APIWrites.PerHost <= 2.5))
 		p("| RSS ≤ 64 KiB per host beyond the base, %d | %.1f KiB | %s |\n", s.Hosts, s.RSS.PerHostKiB, yes(s.RSS.PerHostKiB <= 64))
 		for _, f := range s.Failures {
 			p("| completed, %d | %s | no |\n", s.Hosts, f)
 		}
 	}
-	p("\nThe operator's CPU is the benchmark process's (controller, client, the watch that times the interventions, and the simulator, which starts no process); the CPU profile below says how it splits. RSS likewise includes the simulator's sessions in flight (its hosts' state is in the base).\n")
+	p("\nThe operator CPU columns are the benchmark process's (controller, client, the watch that times the interventions, and the simulator, which starts no process). The target is judged on the operator's part of it: the CPU profile's samples split by a pprof label the simulator's and the bench's goroutines carry (hack/benchsim/parts.go); what has no label, the Go runtime's background GC included, is charged to the operator. RSS includes the simulator's sessions in flight (its hosts' state is in the base).\n\n| hosts | operator | simulator | bench |\n|---|---|---|---|\n")
+	for _, s := range rep.Sizes {
+		if len(s.CPUShares) > 0 {
+			p("| %d | %.0f %% | %.0f %% | %.0f %% |\n", s.Hosts, 100*s.CPUShares[partOperator], 100*s.CPUShares[partSimulator], 100*s.CPUShares[partBench])
+		}
+	}
 
 	p("\n## Samples (wall / ideal seconds per intervention; * shares hosts)\n\n")
 	for _, s := range rep.Sizes {

@@ -183,7 +183,7 @@ func runSize(ctx context.Context, n int, opt options) (*sizeResult, error) {
 	mctx, stopMgr := context.WithCancel(ctx)
 	defer stopMgr()
 	rec := &controllers.VOBoxInterventionReconciler{
-		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Executor: s,
+		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Executor: labelledSim{s},
 		Recorder: mgr.GetEventRecorder("vobox-operator"), Metrics: controllers.NewMetrics(prometheus.NewRegistry()),
 		LockNamespace: lockNamespace,
 	}
@@ -203,7 +203,7 @@ func runSize(ctx context.Context, n int, opt options) (*sizeResult, error) {
 	w := &watcher{obs: map[string]*observed{}}
 	wctx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
-	go w.run(wctx, wc)
+	go inPart(wctx, partBench, func(ctx context.Context) { w.run(ctx, wc) })
 
 	// Memory: sampled from here on, against the base with the hosts built
 	// and the manager running.
@@ -238,7 +238,8 @@ func runSize(ctx context.Context, n int, opt options) (*sizeResult, error) {
 
 	cpu0, api0 := cpuSelf(), childrenCPU()
 	_ = writes.snapshot()
-	runs := runPipelines(ctx, k8s, groups, w, opt.timeout)
+	var runs []*interventionRun
+	inPart(ctx, partBench, func(ctx context.Context) { runs = runPipelines(ctx, k8s, groups, w, opt.timeout) })
 	res.OperatorCPUSeconds = cpuSelf() - cpu0
 	res.APIServerCPUSeconds = map[string]float64{}
 	for k, v := range childrenCPU() {
@@ -259,6 +260,12 @@ func runSize(ctx context.Context, n int, opt options) (*sizeResult, error) {
 	}
 	pprof.StopCPUProfile()
 	_ = prof.Close()
+	if shares, err := cpuByPart(prof.Name()); err == nil {
+		res.CPUShares = shares
+		res.OperatorOnlyCPUPerHostTierMs = res.CPUPerHostTierMs * shares[partOperator]
+	} else {
+		logf("%d hosts: no CPU split: %v", n, err)
+	}
 	close(memDone)
 	if f, err := os.Create(filepath.Join(opt.profiles, fmt.Sprintf("heap-%d.pprof", n))); err == nil {
 		_ = pprof.WriteHeapProfile(f)
