@@ -384,8 +384,10 @@ func (r *VOBoxInterventionReconciler) interventionsWaitingForLease(ctx context.C
 	if l, ok := o.(*coordinationv1.Lease); ok && l.Spec.HolderIdentity != nil {
 		holder = *l.Spec.HolderIdentity
 	}
+	// Read only, so the cache's own objects (no copy of up to 256 host
+	// entries per intervention at every Lease event).
 	list := &diracv1.VOBoxInterventionList{}
-	if err := r.List(ctx, list, client.MatchingFields{hostIDIndex: id}); err != nil {
+	if err := r.List(ctx, list, client.MatchingFields{hostIDIndex: id}, client.UnsafeDisableDeepCopy); err != nil {
 		log.FromContext(ctx).Error(err, "Failed to list interventions for a Lease", "lease", klog.KObj(o))
 		return nil
 	}

@@ -46,8 +46,8 @@ func indexSecretRefs(ctx context.Context, mgr ctrl.Manager) error {
 // interventionsForSecret enqueues the interventions of a Secret's namespace
 // that name it.
 func (r *VOBoxInterventionReconciler) interventionsForSecret(ctx context.Context, o client.Object) []reconcile.Request {
-	list := &diracv1.VOBoxInterventionList{}
-	if err := r.List(ctx, list, client.InNamespace(o.GetNamespace()), client.MatchingFields{secretRefIndex: o.GetName()}); err != nil {
+	list := &diracv1.VOBoxInterventionList{} // read only: the cache's own objects
+	if err := r.List(ctx, list, client.InNamespace(o.GetNamespace()), client.MatchingFields{secretRefIndex: o.GetName()}, client.UnsafeDisableDeepCopy); err != nil {
 		log.FromContext(ctx).Error(err, "Failed to list interventions for a Secret", "secret", klog.KObj(o))
 		return nil
 	}

@@ -24,7 +24,10 @@ type scope struct {
 	original *diracv1.VOBoxIntervention
 	plan     procedure.Plan
 	now      time.Time
-	creds    *remote.Credentials
+	// written is when the status was last written in this pass (or the
+	// pass's start).
+	written time.Time
+	creds   *remote.Credentials
 
 	// blocked says why nothing may run this pass (Secret, lock, suspend),
 	// or, when not terminal, what it waits for (a Lease, the schedule, an

@@ -46,10 +46,10 @@ func statusPatch(original, current *diracv1.VOBoxIntervention) (client.Patch, bo
 
 // statusOps lists the operations from before to after.
 func statusOps(before, after *diracv1.VOBoxInterventionStatus) ([]patchOp, error) {
-	if equality.Semantic.DeepEqual(before, after) {
-		return nil, nil
-	}
 	if equality.Semantic.DeepEqual(before, &diracv1.VOBoxInterventionStatus{}) {
+		if equality.Semantic.DeepEqual(before, after) {
+			return nil, nil
+		}
 		// Maybe no status on the object yet: the paths below it would not
 		// exist. Adding it whole is right either way.
 		whole, err := json.Marshal(after)

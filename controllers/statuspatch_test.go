@@ -1,14 +1,21 @@
 package controllers
 
 import (
+	"context"
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	jsonpatch "github.com/evanphx/json-patch/v5"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/tools/events"
+	clocktesting "k8s.io/utils/clock/testing"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	diracv1 "github.com/vobox-operator/vobox-operator/api/v1alpha1"
 )
@@ -146,5 +153,52 @@ func TestStatusPatchNeverWritesOverAnotherHost(t *testing.T) {
 	server.Status.Hosts = []diracv1.HostStatus{{Name: "h2"}, {Name: "h1"}}
 	if _, _, err := applyStatusPatch(t, server, before, after); err == nil {
 		t.Fatal("the patch wrote h2's entry at h1's place")
+	}
+}
+
+// TestPassWritesFinishedTiersBeforeTheNext: a pass that has not written
+// the status for statusFlushAfter writes it when it starts its next tier,
+// through the JSON patch, and not sooner.
+func TestPassWritesFinishedTiersBeforeTheNext(t *testing.T) {
+	t.Parallel()
+	scheme := runtime.NewScheme()
+	if err := diracv1.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	vbi := statusFixture(diracv1.StateDown, diracv1.FailurePolicyHalt)
+	vbi.Namespace, vbi.Name = "site", "power-stop"
+	c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(vbi).WithStatusSubresource(vbi).Build()
+	if err := c.Get(context.Background(), client.ObjectKeyFromObject(vbi), vbi); err != nil {
+		t.Fatal(err)
+	}
+	clk := clocktesting.NewFakeClock(statusNow)
+	r := &VOBoxInterventionReconciler{Client: c, APIReader: c, Recorder: events.NewFakeRecorder(100), Clock: clk}
+	s := statusScope(vbi, diracv1.TierSucceeded, diracv1.TierRunning)
+	s.original, s.written = &diracv1.VOBoxIntervention{ObjectMeta: vbi.ObjectMeta}, statusNow
+	s.resolveHosts(context.Background())
+
+	clk.Step(statusFlushAfter - time.Millisecond)
+	if err := r.flushStatus(context.Background(), s); err != nil {
+		t.Fatal(err)
+	}
+	onServer := &diracv1.VOBoxIntervention{}
+	if err := c.Get(context.Background(), client.ObjectKeyFromObject(vbi), onServer); err != nil {
+		t.Fatal(err)
+	}
+	if len(onServer.Status.Tiers) != 0 {
+		t.Fatalf("the status was written %v after the last write, before statusFlushAfter", statusFlushAfter-time.Millisecond)
+	}
+	clk.Step(time.Millisecond)
+	if err := r.flushStatus(context.Background(), s); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Get(context.Background(), client.ObjectKeyFromObject(vbi), onServer); err != nil {
+		t.Fatal(err)
+	}
+	if len(onServer.Status.Tiers) < 2 || onServer.Status.Tiers[0].State != diracv1.TierSucceeded || onServer.Status.Tiers[1].State != diracv1.TierRunning {
+		t.Fatalf("tiers on the API server after the flush = %+v, want the first Succeeded and the second Running", onServer.Status.Tiers)
+	}
+	if !s.written.Equal(clk.Now()) || !r.versions.is(client.ObjectKeyFromObject(vbi), onServer.ResourceVersion) {
+		t.Errorf("after the flush: written %v (want %v), version %s remembered: %v", s.written, clk.Now(), onServer.ResourceVersion, r.versions.is(client.ObjectKeyFromObject(vbi), onServer.ResourceVersion))
 	}
 }

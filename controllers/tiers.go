@@ -58,6 +58,12 @@ func (r *VOBoxInterventionReconciler) runTiers(ctx context.Context, s *scope) (c
 			ts.StartedAt, ts.State = &now, diracv1.TierRunning
 			// The next tier's handshakes overlap this tier's waits.
 			r.connect(ctx, s, s.plan.HostsAfter(i))
+			// The tiers this pass finished, on the API server before the
+			// next one's sessions (status age, docs/benchmarks-sim.md).
+			if err := r.flushStatus(ctx, s); err != nil {
+				return ctrl.Result{}, err
+			}
+			ts = &s.vbi.Status.Tiers[i] // the write replaced the status
 		}
 		if tier.Action == procedure.ActionReboot {
 			if err := r.runRebootTier(ctx, s, tier, tier.Hosts); err != nil {

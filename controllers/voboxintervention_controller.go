@@ -102,7 +102,8 @@ func (r *VOBoxInterventionReconciler) Reconcile(ctx context.Context, req ctrl.Re
 		r.versions.saw(req.NamespacedName, vbi.ResourceVersion)
 	}
 
-	s := &scope{vbi: vbi, original: vbi.DeepCopy(), plan: procedure.BuildPlan(&vbi.Spec), now: r.Clock.Now()}
+	now := r.Clock.Now()
+	s := &scope{vbi: vbi, original: vbi.DeepCopy(), plan: procedure.BuildPlan(&vbi.Spec), now: now, written: now}
 	defer func() {
 		if err := r.patchStatus(ctx, s.original, s); err != nil {
 			reterr = errors.Join(reterr, err)
@@ -118,9 +119,23 @@ func (r *VOBoxInterventionReconciler) checkpoint(ctx context.Context, s *scope) 
 	if err := r.patchStatus(ctx, s.original, s); err != nil {
 		return err
 	}
-	s.original = s.vbi.DeepCopy()
+	s.original, s.written = s.vbi.DeepCopy(), r.Clock.Now()
 	s.resolveHosts(ctx) // the write may have replaced the status's host entries
 	return nil
+}
+
+// statusFlushAfter is how long a pass may go on without writing the status
+// before it writes it at the next tier's start: a pass that runs several
+// tiers back to back would otherwise show none of them until it ends.
+const statusFlushAfter = 2 * time.Second
+
+// flushStatus writes the status when the pass has not written it for
+// statusFlushAfter; it is called where no host step is in flight.
+func (r *VOBoxInterventionReconciler) flushStatus(ctx context.Context, s *scope) error {
+	if r.Clock.Since(s.written) < statusFlushAfter {
+		return nil
+	}
+	return r.checkpoint(ctx, s)
 }
 
 // resolveHosts resolves, once per pass, each host's spec, status, target

@@ -188,7 +188,7 @@ func ParseProbe(out []byte) (*Probe, error) {
 	p := &Probe{Startup: map[string]string{}, Save: map[string]string{}, State: map[string]SvState{}, AgentScript: map[string]bool{}}
 	var manifestLines []string
 	sc := bufio.NewScanner(bytes.NewReader(out))
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	sc.Buffer(nil, 1024*1024) // grows from 4 KiB as lines need: a probe is read on every session
 	sawRoot := false
 	for sc.Scan() {
 		f := strings.Split(sc.Text(), "\t")
