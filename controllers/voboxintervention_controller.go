@@ -353,13 +353,20 @@ func (r *VOBoxInterventionReconciler) patchStatus(ctx context.Context, original 
 	if err != nil || !changed {
 		return err
 	}
-	if err := r.Status().Patch(ctx, s.vbi, patch); err != nil {
+	// The answer is asked for as metadata only: the status written is ours,
+	// and decoding the whole object back (up to 256 host entries) was, after
+	// the watch, the largest cost of a write at scale. Only the new
+	// resourceVersion is needed from it.
+	written := &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{Namespace: s.vbi.Namespace, Name: s.vbi.Name}}
+	written.SetGroupVersionKind(diracv1.GroupVersion.WithKind("VOBoxIntervention"))
+	if err := r.Status().Patch(ctx, written, patch); err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil
 		}
 		return fmt.Errorf("failed to patch the status: %w", err)
 	}
-	r.versions.saw(client.ObjectKeyFromObject(s.vbi), s.vbi.ResourceVersion)
+	s.vbi.ResourceVersion = written.ResourceVersion
+	r.versions.saw(client.ObjectKeyFromObject(s.vbi), written.ResourceVersion)
 	r.Metrics.statusWrite()
 	r.notify(ctx, original, s.vbi)
 	return nil
