@@ -42,6 +42,9 @@ type knownHosts struct {
 	authorities []knownHostEntry
 	// revoked holds the wire encodings of @revoked keys.
 	revoked map[string]bool
+	// byName and authoritiesByName find the entries and authorities a
+	// name matches (knownhosts_index.go).
+	byName, authoritiesByName *entryIndex
 }
 
 type knownHostEntry struct {
@@ -77,6 +80,7 @@ func parseKnownHosts(data []byte) (*knownHosts, error) {
 	if len(kh.entries) == 0 && len(kh.authorities) == 0 {
 		return nil, errors.New("no host keys and no @cert-authority")
 	}
+	kh.byName, kh.authoritiesByName = newEntryIndex(kh.entries), newEntryIndex(kh.authorities)
 	return kh, nil
 }
 
@@ -199,22 +203,12 @@ func (e *knownHostEntry) matches(name string) bool {
 
 // keysFor returns the keys known for name (from knownHostsName).
 func (kh *knownHosts) keysFor(name string) []ssh.PublicKey {
-	return matching(kh.entries, name)
+	return kh.byName.match(name)
 }
 
 // authoritiesFor returns the @cert-authority keys whose patterns match name.
 func (kh *knownHosts) authoritiesFor(name string) []ssh.PublicKey {
-	return matching(kh.authorities, name)
-}
-
-func matching(entries []knownHostEntry, name string) []ssh.PublicKey {
-	var keys []ssh.PublicKey
-	for i := range entries {
-		if entries[i].matches(name) {
-			keys = append(keys, entries[i].key)
-		}
-	}
-	return keys
+	return kh.authoritiesByName.match(name)
 }
 
 // check verifies the key a host presented, a plain key or a host
