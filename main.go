@@ -54,7 +54,7 @@ func main() {
 	flag.StringVar(&pprofAddr, "pprof-bind-address", "", "Address net/http/pprof binds to, e.g. 127.0.0.1:6060 (empty: off); for profiling only.")
 	flag.BoolVar(&leaderElect, "leader-elect", false, "Elect a leader, so that only one replica acts on hosts.")
 	flag.StringVar(&leaderElectNamespace, "leader-election-namespace", "", "Namespace of the leader-election Lease (default: the pod's).")
-	flag.IntVar(&concurrency, "max-concurrent-reconciles", 4, "Interventions worked on at once.")
+	flag.IntVar(&concurrency, "max-concurrent-reconciles", controllers.DefaultMaxConcurrentReconciles, "Interventions worked on at once.")
 	flag.IntVar(&sshHandshakes, "ssh-max-handshakes", 0, "Concurrent SSH handshakes of the executor (0: the executor's default).")
 	flag.DurationVar(&sshIdle, "ssh-idle-timeout", 0, "Close pooled SSH connections idle this long (0: the executor's default).")
 	flag.StringVar(&watchNamespaces, "watch-namespaces", "", "Comma-separated namespaces whose interventions are reconciled (empty: all). With config/namespaced, the manager needs Roles only there.")

@@ -35,6 +35,16 @@ import (
 // Finalizer releases the hosts' Leases before an intervention goes away.
 const Finalizer = "dirac.vobox.io/release-leases"
 
+// DefaultMaxConcurrentReconciles is how many interventions are worked at
+// once by default (--max-concurrent-reconciles). A pass mostly waits: on
+// SSH sessions and on the hosts (up to maxWaitPerPass per probe), so
+// workers, not CPU, are what concurrent interventions queue for
+// (docs/benchmarks-sim.md: at 5,000 simulated hosts, 20 interventions on 4
+// workers spent 35–150 s in a tier whose ideal is 20 s). Connections are
+// bounded apart (--ssh-max-handshakes), and the API writes by the client's
+// rate limit.
+const DefaultMaxConcurrentReconciles = 16
+
 // VOBoxInterventionReconciler drives VOBoxInterventions to their state.
 type VOBoxInterventionReconciler struct {
 	client.Client
@@ -52,7 +62,8 @@ type VOBoxInterventionReconciler struct {
 	APIReader client.Reader
 	// Metrics records durations and outcomes; nil records nothing.
 	Metrics *Metrics
-	// MaxConcurrentReconciles is how many interventions are worked at once.
+	// MaxConcurrentReconciles is how many interventions are worked at once;
+	// DefaultMaxConcurrentReconciles when zero.
 	MaxConcurrentReconciles int
 	// Notifier sends spec.notify's on-call messages; nil sends none.
 	Notifier *notify.Notifier
@@ -411,7 +422,7 @@ func (r *VOBoxInterventionReconciler) SetupWithManager(ctx context.Context, mgr 
 		r.Clock = clock.RealClock{}
 	}
 	if r.MaxConcurrentReconciles <= 0 {
-		r.MaxConcurrentReconciles = 4
+		r.MaxConcurrentReconciles = DefaultMaxConcurrentReconciles
 	}
 	if r.APIReader == nil {
 		r.APIReader = mgr.GetAPIReader()
