@@ -63,7 +63,7 @@ func (r *VOBoxInterventionReconciler) runTiers(ctx context.Context, s *scope) (c
 			if err := r.flushStatus(ctx, s); err != nil {
 				return ctrl.Result{}, err
 			}
-			ts = &s.vbi.Status.Tiers[i] // the write replaced the status
+			ts = &s.vbi.Status.Tiers[i] // as after any status write
 		}
 		if tier.Action == procedure.ActionReboot {
 			if err := r.runRebootTier(ctx, s, tier, tier.Hosts); err != nil {

@@ -131,7 +131,7 @@ func (r *VOBoxInterventionReconciler) checkpoint(ctx context.Context, s *scope) 
 		return err
 	}
 	s.original, s.written = s.vbi.DeepCopy(), r.Clock.Now()
-	s.resolveHosts(ctx) // the write may have replaced the status's host entries
+	s.resolveHosts(ctx) // the host contexts point into s.vbi.Status, whatever a write did to it
 	return nil
 }
 

@@ -131,6 +131,7 @@ func TestMetricsEndpoint(t *testing.T) {
 		`vobox_interventions{intervention="no-secret",intervention_namespace="default",phase="Failed"} 1`,
 		`vobox_hosts{intervention="no-secret",intervention_namespace="default",phase="Pending"} 1`,
 		"vobox_status_writes_total",
+		`vobox_intervention_reads_total{source="apiserver"}`,
 		`vobox_ssh_handshake_failures_total`,
 		"# TYPE vobox_ssh_open_connections gauge",
 		"controller_runtime_reconcile_total",
