@@ -25,6 +25,8 @@ import (
 
 	"github.com/go-logr/logr"
 	ctrl "sigs.k8s.io/controller-runtime"
+
+	"github.com/vobox-operator/vobox-operator/controllers"
 )
 
 type options struct {
@@ -199,7 +201,7 @@ func main() {
 		Settings: map[string]string{
 			"maxHostsPerIntervention": strconv.Itoa(opt.per), "seed": strconv.FormatUint(opt.seed, 10),
 			"componentUptime": componentUptime.String(), "settleDelay": settleDelay.String(), "stopTimeout": stopTimeout.String(), "stepTimeout": stepTimeout.String(),
-			"timeoutPerSize": opt.timeout.String(), "clientQPS": fmt.Sprintf("%g, burst %d (the manager's --kube-api-qps/--kube-api-burst defaults are 50 and 100; controller-runtime's are 20 and 30)", opt.qps, opt.burst), "maxConcurrentReconciles": "4 (default)",
+			"timeoutPerSize": opt.timeout.String(), "clientQPS": fmt.Sprintf("%g, burst %d (the manager's --kube-api-qps/--kube-api-burst defaults are 50 and 100; controller-runtime's are 20 and 30)", opt.qps, opt.burst), "maxConcurrentReconciles": fmt.Sprintf("%d (default)", controllers.DefaultMaxConcurrentReconciles),
 			"model": "RTT lognormal median 40ms p99 300ms per host; handshake 3-5 RTT; session 2 RTT + 5ms; service stop 0.1-1s; agent stop 0-20s (rest of cycle); runsvdir rescan 5s (per-host phase); mysqld start 3-8s, stop 2-5s",
 		}}
 	for _, n := range opt.sizes {
