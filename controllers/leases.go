@@ -310,9 +310,10 @@ func (r *VOBoxInterventionReconciler) releaseLeases(ctx context.Context, vbi *di
 // a Lease's holder in place (a machine is taken by creating its Lease,
 // given back by deleting it), so the object with that UID is ours, and one
 // another intervention created since has another UID and is left alone
-// (409). So the cache's copy needs no read around it first: at 5,000
-// simulated hosts those reads were half the requests of the releases,
-// under the client's rate limit, while the Ready status waited for them.
+// (409). So the cache's copy needs no read around it first: one round trip
+// less per Lease before the Ready status. (The deletes themselves, under
+// the client's rate limit, are what a large Up waits for at its end:
+// docs/benchmarks-sim.md.)
 func (r *VOBoxInterventionReconciler) releaseLease(ctx context.Context, reader client.Reader, name, me string) error {
 	lease := &coordinationv1.Lease{}
 	key := types.NamespacedName{Namespace: r.LockNamespace, Name: name}
