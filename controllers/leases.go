@@ -41,6 +41,11 @@ const (
 	// LeaseHostLabel carries hostid.Hash of the machine a Lease locks: the
 	// key under which the interventions naming that machine are indexed.
 	LeaseHostLabel = "dirac.vobox.io/host-id"
+	// LeaseHolderLabel carries the UID of the intervention that created a
+	// Lease, which is its holder for the Lease's whole life (a holder is
+	// never changed in place): an intervention gives all its machines back
+	// with one delete of the collection so labelled.
+	LeaseHolderLabel = "dirac.vobox.io/holder-uid"
 	// LeaseHostAnnotation carries the machine's identity (address:port), for people.
 	LeaseHostAnnotation = "dirac.vobox.io/host"
 	// hostIDIndex indexes interventions by the hostid.Hash of each machine they name.
@@ -266,7 +271,8 @@ func (r *VOBoxInterventionReconciler) acquireLease(ctx context.Context, l hostLo
 	now := metav1.NewMicroTime(r.Clock.Now())
 	lease = &coordinationv1.Lease{
 		ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name,
-			Labels:      map[string]string{LeaseManagedByLabel: LeaseManagedByValue, LeaseHostLabel: hostid.Hash(l.identity)},
+			Labels: map[string]string{LeaseManagedByLabel: LeaseManagedByValue, LeaseHostLabel: hostid.Hash(l.identity),
+				LeaseHolderLabel: holderUID(me)},
 			Annotations: map[string]string{LeaseHostAnnotation: l.identity}},
 		Spec: coordinationv1.LeaseSpec{HolderIdentity: &me, AcquireTime: &now},
 	}
@@ -286,34 +292,81 @@ func (r *VOBoxInterventionReconciler) acquireLease(ctx context.Context, l hostLo
 
 // releaseLeasesWhenDone gives the machines back once the intervention is
 // Up and complete: a Down intervention holds them through the reboot
-// window until its Up.
+// window until its Up. A done intervention passes here at every drift
+// check: it writes only while the cache still shows a Lease of its own.
 func (r *VOBoxInterventionReconciler) releaseLeasesWhenDone(ctx context.Context, s *scope) (ctrl.Result, error) {
 	if holdsLeases(s.vbi) {
 		return ctrl.Result{}, nil
 	}
-	return ctrl.Result{}, r.releaseLeases(ctx, s.vbi)
+	return ctrl.Result{}, r.releaseLeases(ctx, s.vbi, false)
 }
 
-// releaseLeases deletes the Leases this intervention holds.
-func (r *VOBoxInterventionReconciler) releaseLeases(ctx context.Context, vbi *diracv1.VOBoxIntervention) error {
+// releaseLeases deletes the Leases this intervention holds: those carrying
+// its LeaseHolderLabel with one delete of the collection (one request for
+// up to 256 machines, where a delete each waited on the client's rate limit
+// at the end of every large Up: docs/benchmarks-sim.md), any other one it
+// holds (created before the label existed) by itself. The collection is
+// deleted when the cache shows one of its Leases, or always when always is
+// set (the deletion of the intervention: nothing may be left behind by a
+// cache that has not seen a Lease created moments ago).
+func (r *VOBoxInterventionReconciler) releaseLeases(ctx context.Context, vbi *diracv1.VOBoxIntervention, always bool) error {
 	me := holderIdentity(vbi)
 	locks := hostLocks(vbi)
+	labelled, unlabelled := always, make([]bool, len(locks))
+	for i, l := range locks {
+		lease := &coordinationv1.Lease{}
+		key := types.NamespacedName{Namespace: r.LockNamespace, Name: l.lease}
+		if err := r.Get(ctx, key, lease); err != nil {
+			if apierrors.IsNotFound(err) {
+				continue
+			}
+			return fmt.Errorf("failed to get Lease %s: %w", key, err)
+		}
+		if lease.Spec.HolderIdentity == nil || *lease.Spec.HolderIdentity != me {
+			continue
+		}
+		if lease.Labels[LeaseHolderLabel] == string(vbi.UID) {
+			labelled = true
+		} else {
+			unlabelled[i] = true
+		}
+	}
+	if labelled {
+		err := r.DeleteAllOf(ctx, &coordinationv1.Lease{}, client.InNamespace(r.LockNamespace),
+			client.MatchingLabels{LeaseManagedByLabel: LeaseManagedByValue, LeaseHolderLabel: string(vbi.UID)})
+		switch {
+		case apierrors.IsForbidden(err):
+			// A Role without deletecollection (bound by hand in another
+			// --lock-namespace): one delete per Lease, as before.
+			log.FromContext(ctx).Info("Cannot delete the Leases as a collection; deleting them one by one", "error", err.Error())
+			for i := range unlabelled {
+				unlabelled[i] = true
+			}
+		case err != nil:
+			return fmt.Errorf("failed to release the Leases of %s: %w", me, err)
+		}
+	}
 	return inParallel(len(locks), leaseParallelism, func(i int) error {
+		if !unlabelled[i] {
+			return nil
+		}
 		return r.releaseLease(ctx, r.Client, locks[i].lease, me)
 	})
 }
 
-// releaseLease deletes a Lease if me holds it, as read by reader: the
-// cache when the intervention is done (it passes here at every drift
-// check, and holds nothing by then), the API server for a Lease created in
-// this pass. The delete is conditional on the Lease's UID: nothing changes
-// a Lease's holder in place (a machine is taken by creating its Lease,
-// given back by deleting it), so the object with that UID is ours, and one
-// another intervention created since has another UID and is left alone
-// (409). So the cache's copy needs no read around it first: one round trip
-// less per Lease before the Ready status. (The deletes themselves, under
-// the client's rate limit, are what a large Up waits for at its end:
-// docs/benchmarks-sim.md.)
+// holderUID is the UID part of a holder identity (holderIdentity).
+func holderUID(holder string) string {
+	return holder[strings.LastIndex(holder, "/")+1:]
+}
+
+// releaseLease deletes one Lease if me holds it, as read by reader: the
+// cache for a done or deleted intervention's Lease without the holder label
+// (releaseLeases), the API server for a Lease created in this pass and
+// given back after a lost creation race. The delete is conditional on the
+// Lease's UID: nothing changes a Lease's holder in place (a machine is
+// taken by creating its Lease, given back by deleting it), so the object
+// with that UID is ours, and one another intervention created since has
+// another UID and is left alone (409).
 func (r *VOBoxInterventionReconciler) releaseLease(ctx context.Context, reader client.Reader, name, me string) error {
 	lease := &coordinationv1.Lease{}
 	key := types.NamespacedName{Namespace: r.LockNamespace, Name: name}

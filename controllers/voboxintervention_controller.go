@@ -319,7 +319,7 @@ func (r *VOBoxInterventionReconciler) reconcileDelete(ctx context.Context, vbi *
 	if !controllerutil.ContainsFinalizer(vbi, Finalizer) {
 		return ctrl.Result{}, nil
 	}
-	if err := r.releaseLeases(ctx, vbi); err != nil {
+	if err := r.releaseLeases(ctx, vbi, true); err != nil {
 		return ctrl.Result{}, err
 	}
 	if down := hostsLeftDown(vbi); len(down) > 0 {

@@ -394,6 +394,7 @@ func testManagerRBAC(t *testing.T) {
 		{verb: "watch", group: "coordination.k8s.io", resource: "leases", namespace: namespace, allow: true},
 		{verb: "create", group: "coordination.k8s.io", resource: "leases", namespace: namespace, allow: true},
 		{verb: "delete", group: "coordination.k8s.io", resource: "leases", namespace: namespace, allow: true},
+		{verb: "deletecollection", group: "coordination.k8s.io", resource: "leases", namespace: namespace, allow: true},
 		{verb: "update", group: "coordination.k8s.io", resource: "leases", namespace: namespace, allow: true},
 		{verb: "create", group: "coordination.k8s.io", resource: "leases", namespace: prod, allow: false},
 		{verb: "watch", group: "coordination.k8s.io", resource: "leases", allow: false},
