@@ -95,7 +95,10 @@ type dirResult struct {
 	// the interventions that share no host.
 	TierOverhead map[string]dist `json:"tierOverheadSeconds"`
 	StatusAge    dist            `json:"statusAgeSeconds"`
-	Samples      []*sample       `json:"samples"`
+	// StatusAgeByOp is StatusAge by the operation that started the wait:
+	// which step's result people wait longest to see.
+	StatusAgeByOp map[string]dist `json:"statusAgeByOpSeconds,omitempty"`
+	Samples       []*sample       `json:"samples"`
 }
 
 // sample is one intervention in one direction.

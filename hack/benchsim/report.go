@@ -74,6 +74,21 @@ func markdown(rep *report, opt options) string {
 			}
 		}
 	}
+	p("\n### Status age by the operation waited on (seconds from the operation on a host to the next change of its intervention; n / p50 / p99 / max)\n\n")
+	p("| hosts | direction | operation | n | p50 | p99 | max |\n|---|---|---|---|---|---|---|\n")
+	for _, s := range rep.Sizes {
+		for _, d := range s.Directions {
+			ops := make([]string, 0, len(d.StatusAgeByOp))
+			for op := range d.StatusAgeByOp {
+				ops = append(ops, op)
+			}
+			sort.Strings(ops)
+			for _, op := range ops {
+				a := d.StatusAgeByOp[op]
+				p("| %d | %s | %s | %d | %.1f | %.1f | %.1f |\n", s.Hosts, d.Direction, op, a.N, a.P50, a.P99, a.Max)
+			}
+		}
+	}
 	p("\n### Targets\n\n| target | figure | met |\n|---|---|---|\n")
 	for _, s := range rep.Sizes {
 		for _, d := range s.Directions {

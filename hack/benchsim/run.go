@@ -375,6 +375,7 @@ func direction(s *sim.Sim, groups []*group, runs []*interventionRun, w *watcher,
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	var ages []float64
+	agesByOp := map[string][]float64{}
 	var first, last time.Time
 	for i, g := range groups {
 		r := runs[i]
@@ -427,7 +428,9 @@ func direction(s *sim.Sim, groups []*group, runs []*interventionRun, w *watcher,
 				}
 				j := sort.Search(len(o.updates), func(j int) bool { return !o.updates[j].Before(a.At) })
 				if j < len(o.updates) {
-					ages = append(ages, o.updates[j].Sub(a.At).Seconds())
+					age := o.updates[j].Sub(a.At).Seconds()
+					ages = append(ages, age)
+					agesByOp[string(a.Op)] = append(agesByOp[string(a.Op)], age)
 				}
 			}
 		}
@@ -436,6 +439,10 @@ func direction(s *sim.Sim, groups []*group, runs []*interventionRun, w *watcher,
 		res.WallSeconds = last.Sub(first).Seconds()
 	}
 	res.StatusAge = stats(ages)
+	res.StatusAgeByOp = map[string]dist{}
+	for op, v := range agesByOp {
+		res.StatusAgeByOp[op] = stats(v)
+	}
 	res.summarize()
 	return res
 }
