@@ -47,6 +47,7 @@ func main() {
 		notifyTimeout          time.Duration
 		apiQPS                 float64
 		apiBurst               int
+		hostWait               time.Duration
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", "0", "Address the metrics endpoint binds to, e.g. :8443 (HTTPS) or :8080 (HTTP); 0 disables it.")
 	flag.BoolVar(&secureMetrics, "metrics-secure", true, "Serve metrics over HTTPS, with authentication and authorization by the API server.")
@@ -59,8 +60,9 @@ func main() {
 	flag.DurationVar(&sshIdle, "ssh-idle-timeout", 0, "Close pooled SSH connections idle this long (0: the executor's default).")
 	flag.StringVar(&watchNamespaces, "watch-namespaces", "", "Comma-separated namespaces whose interventions are reconciled (empty: all). With config/namespaced, the manager needs Roles only there.")
 	flag.StringVar(&lockNamespace, "lock-namespace", "", "Namespace of the host Leases, one for the whole operator (default: the manager's own, from "+manager.PodNamespaceEnv+" or the service account, else "+manager.FallbackNamespace+"). It must exist.")
-	flag.Float64Var(&apiQPS, "kube-api-qps", 50, "Requests per second the manager may send to the API server (controller-runtime's default is 20; each host costs two Lease writes, so thousands of hosts wait on this; docs/benchmarks-sim.md).")
+	flag.Float64Var(&apiQPS, "kube-api-qps", 50, "Requests per second the manager may send to the API server (controller-runtime's default is 20; each host's Lease is created by a write of its own, so thousands of hosts wait on this; docs/benchmarks-sim.md).")
 	flag.IntVar(&apiBurst, "kube-api-burst", 100, "Burst above --kube-api-qps.")
+	flag.DurationVar(&hostWait, "host-wait-per-pass", controllers.DefaultHostWaitPerPass, "How long a pass waits on a host for a change (a stop, a start's uptime) before it writes the status and looks again in a new SSH session: shorter is a fresher status, longer fewer sessions on the hosts.")
 	flag.DurationVar(&notifyTimeout, "notify-timeout", 10*time.Second, "Bound on sending one on-call notification (spec.notify) to all its URLs.")
 	opts := zap.Options{Development: false}
 	opts.BindFlags(flag.CommandLine)
@@ -140,6 +142,7 @@ func main() {
 		Recorder:                mgr.GetEventRecorder("vobox-operator"),
 		Metrics:                 controllers.NewMetrics(nil),
 		MaxConcurrentReconciles: concurrency,
+		HostWaitPerPass:         hostWait,
 		LockNamespace:           namespaces.Lock,
 		Notifier:                notifier,
 	}).SetupWithManager(ctx, mgr); err != nil {

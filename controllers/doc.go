@@ -59,7 +59,7 @@
 //   - Commands are argv, never shell strings: the remote scripts are fixed
 //     files (internal/procedure/scripts) and every value reaches them as a
 //     positional parameter.
-//   - Waiting happens on the host, at most maxWaitPerPass per pass, then
+//   - Waiting happens on the host, at most HostWaitPerPass per pass, then
 //     through RequeueAfter; every command is bounded by stepTimeout; the
 //     status is patched once per pass (and after the maintenance tier, before
 //     the next one acts) and only when it changed; an event is emitted per

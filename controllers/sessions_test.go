@@ -11,7 +11,7 @@ import (
 )
 
 // TestUpAtDefaultUptimeSessions: with spec.checks.componentUptime at its
-// default (10s), longer than what a pass waits on a host (maxWaitPerPass),
+// default (10s), longer than what a pass waits on a host (DefaultHostWaitPerPass),
 // an Up costs a host a few SSH sessions per tier. It used to probe again at
 // once each time the host's wait gave up on an uptime beyond its budget:
 // 294–414 commands for an Up of the 11-host seed lab, against 61–69 with a

@@ -44,7 +44,7 @@ func (r *VOBoxInterventionReconciler) runHostStep(ctx context.Context, s *scope,
 		return r.runMaintenance(ctx, s, tier, hc)
 	}
 	h := &hostStep{r: r, s: s, tier: tier, hc: hc, known: hc.takeFirstLook(),
-		waitLeft: min(maxWaitPerPass, s.vbi.Spec.Strategy.StepTimeout.Duration/2)}
+		waitLeft: min(r.hostWaitPerPass(), s.vbi.Spec.Strategy.StepTimeout.Duration/2)}
 	for range maxMovesPerPass {
 		p, err := h.look(ctx)
 		if err != nil {
@@ -230,10 +230,22 @@ func (h *hostStep) scan(ctx context.Context, op procedure.Op, p *procedure.Probe
 	return nil
 }
 
-// maxWaitPerPass bounds how long one pass waits on a host (in its probes)
-// for a change: a pass holds its worker, and the status is written at the
-// end of a pass, so people see progress at least this often.
-const maxWaitPerPass = 5 * time.Second
+// DefaultHostWaitPerPass bounds how long one pass waits on a host (in its
+// probes) for a change, by default (--host-wait-per-pass): a pass holds its
+// worker, and the status is written at the end of a pass, so people see
+// progress at least this often (plus the pass's sessions). Shorter means a
+// fresher status and more SSH sessions: a start waits for runsvdir's 5 s
+// rescan and componentUptime, a stop for an agent's cycle, and a wait that
+// outlasts a pass costs the host one more session (docs/benchmarks-sim.md).
+const DefaultHostWaitPerPass = 5 * time.Second
+
+// hostWaitPerPass is HostWaitPerPass, or its default when unset.
+func (r *VOBoxInterventionReconciler) hostWaitPerPass() time.Duration {
+	if r.HostWaitPerPass <= 0 {
+		return DefaultHostWaitPerPass
+	}
+	return r.HostWaitPerPass
+}
 
 // hostPollTick is how often a waiting probe looks at runit's state on the
 // host. Looking costs the host a fork of sleep: 50 ms follows a change

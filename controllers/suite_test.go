@@ -81,6 +81,8 @@ type harness struct {
 	others []string
 	// wrap, when set, wraps the simulated hosts' executor (a test's faults).
 	wrap func(remote.Executor) remote.Executor
+	// hostWait is the reconciler's HostWaitPerPass (zero: the default).
+	hostWait time.Duration
 }
 
 // newHarness creates a namespace with the SSH Secret "ssh" and starts a
@@ -147,7 +149,8 @@ func (h *harness) startManager() {
 		Metrics:   NewMetrics(prometheus.NewRegistry()),
 		// Each test's namespace is its own lock namespace, so that tests
 		// running in parallel never meet on a Lease.
-		LockNamespace: h.ns,
+		LockNamespace:   h.ns,
+		HostWaitPerPass: h.hostWait,
 	}
 	if err := h.rec.SetupWithManager(ctx, mgr); err != nil {
 		cancel()

@@ -37,7 +37,7 @@ const Finalizer = "dirac.vobox.io/release-leases"
 
 // DefaultMaxConcurrentReconciles is how many interventions are worked at
 // once by default (--max-concurrent-reconciles). A pass mostly waits: on
-// SSH sessions and on the hosts (up to maxWaitPerPass per probe), so
+// SSH sessions and on the hosts (up to HostWaitPerPass per pass), so
 // workers, not CPU, are what concurrent interventions queue for
 // (docs/benchmarks-sim.md: at 5,000 simulated hosts, 20 interventions on 4
 // workers spent 35–150 s in a tier whose ideal is 20 s). Connections are
@@ -65,6 +65,9 @@ type VOBoxInterventionReconciler struct {
 	// MaxConcurrentReconciles is how many interventions are worked at once;
 	// DefaultMaxConcurrentReconciles when zero.
 	MaxConcurrentReconciles int
+	// HostWaitPerPass bounds how long a pass waits on a host for a change;
+	// DefaultHostWaitPerPass when zero.
+	HostWaitPerPass time.Duration
 	// Notifier sends spec.notify's on-call messages; nil sends none.
 	Notifier *notify.Notifier
 	// LockNamespace is where the machines' Leases live, for every

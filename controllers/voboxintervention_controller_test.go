@@ -954,7 +954,7 @@ func TestSecretNotAllowed(t *testing.T) {
 
 // TestNoStatusWriteWhileWaiting: a host waiting for a component to stop
 // changes nothing in the status, so nothing is written, while the controller
-// keeps looking (a probe waits on the host at most maxWaitPerPass).
+// keeps looking (a probe waits on the host at most DefaultHostWaitPerPass).
 func TestNoStatusWriteWhileWaiting(t *testing.T) {
 	t.Parallel()
 	sim := hostsim.NewCluster(hostsim.NewHost(t, "b", false, hostsim.Component{Link: "WorkloadManagement_JobMonitoring", Fault: "nostop"}))
@@ -966,7 +966,7 @@ func TestNoStatusWriteWhileWaiting(t *testing.T) {
 	})
 	time.Sleep(500 * time.Millisecond) // let a write of that pass land
 	rv, commands := h.get("power-stop").ResourceVersion, sim.Commands()
-	window := maxWaitPerPass + 1500*time.Millisecond
+	window := DefaultHostWaitPerPass + 1500*time.Millisecond
 	time.Sleep(window)
 	vbi := h.get("power-stop")
 	if vbi.ResourceVersion != rv {
@@ -977,6 +977,30 @@ func TestNoStatusWriteWhileWaiting(t *testing.T) {
 	}
 	if got := sim.Hosts["b"].SvState(t, "WorkloadManagement_JobMonitoring"); got != "stopping" {
 		t.Errorf("JobMonitoring is %s", got)
+	}
+}
+
+// TestHostWaitPerPass: with --host-wait-per-pass 1s, a host waiting for a
+// component that does not stop is looked at again in a new session about
+// every second (with the default 5 s, at most twice in the same window),
+// and the stop is still waited for, not repeated.
+func TestHostWaitPerPass(t *testing.T) {
+	t.Parallel()
+	sim := hostsim.NewCluster(hostsim.NewHost(t, "b", false, hostsim.Component{Link: "WorkloadManagement_JobMonitoring", Fault: "nostop"}))
+	h := newHarness(t, sim, func(h *harness) { h.hostWait = time.Second })
+	h.create(h.intervention("power-stop", diracv1.StateDown, hostSpec("b", diracv1.RoleServices)))
+	h.waitFor("power-stop", waitShort, "b waits for its stop", func(v *diracv1.VOBoxIntervention) bool {
+		hs := hostStatusOf(v, "b")
+		return hs.LastStep != nil && hs.LastStep.Name == "StopComponents"
+	})
+	commands := sim.Commands()
+	const window = 5 * time.Second
+	time.Sleep(window)
+	if n := sim.Commands() - commands; n < 3 {
+		t.Errorf("%d sessions in %s while waiting, want one about every second (at least 3)", n, window)
+	}
+	if got := hostStatusOf(h.get("power-stop"), "b").LastStep.Name; got != "StopComponents" {
+		t.Errorf("last step %s, want the stop still waited for", got)
 	}
 }
 

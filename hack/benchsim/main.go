@@ -39,6 +39,8 @@ type options struct {
 	// qps and burst are the operator's client limits.
 	qps   float64
 	burst int
+	// hostWait is the reconciler's HostWaitPerPass (--host-wait-per-pass).
+	hostWait time.Duration
 }
 
 // report is docs/benchmarks-sim.json.
@@ -165,6 +167,7 @@ func main() {
 	flag.DurationVar(&opt.timeout, "timeout", 8*time.Minute, "how long Down and Up of one size may take")
 	flag.Float64Var(&opt.qps, "qps", 50, "the operator's API client QPS (the manager's --kube-api-qps default)")
 	flag.IntVar(&opt.burst, "burst", 100, "the operator's API client burst (the manager's --kube-api-burst default)")
+	flag.DurationVar(&opt.hostWait, "host-wait", controllers.DefaultHostWaitPerPass, "how long a pass waits on a host (the manager's --host-wait-per-pass)")
 	flag.StringVar(&opt.out, "out", "docs/benchmarks-sim", "the report's path without .md/.json")
 	flag.StringVar(&opt.profiles, "profiles", filepath.Join(os.TempDir(), "benchsim"), "where the CPU and heap profiles go")
 	render := flag.Bool("render", false, "only rewrite the .md from the .json (and the profiles), e.g. after editing "+analysisFile)
@@ -204,7 +207,7 @@ func main() {
 		Settings: map[string]string{
 			"maxHostsPerIntervention": strconv.Itoa(opt.per), "seed": strconv.FormatUint(opt.seed, 10),
 			"componentUptime": componentUptime.String(), "settleDelay": settleDelay.String(), "stopTimeout": stopTimeout.String(), "stepTimeout": stepTimeout.String(),
-			"timeoutPerSize": opt.timeout.String(), "clientQPS": fmt.Sprintf("%g, burst %d (the manager's --kube-api-qps/--kube-api-burst defaults are 50 and 100; controller-runtime's are 20 and 30)", opt.qps, opt.burst), "maxConcurrentReconciles": fmt.Sprintf("%d (default)", controllers.DefaultMaxConcurrentReconciles),
+			"timeoutPerSize": opt.timeout.String(), "clientQPS": fmt.Sprintf("%g, burst %d (the manager's --kube-api-qps/--kube-api-burst defaults are 50 and 100; controller-runtime's are 20 and 30)", opt.qps, opt.burst), "maxConcurrentReconciles": fmt.Sprintf("%d (default)", controllers.DefaultMaxConcurrentReconciles), "hostWaitPerPass": fmt.Sprintf("%s (the manager's --host-wait-per-pass default is %s)", opt.hostWait, controllers.DefaultHostWaitPerPass),
 			"model": "RTT lognormal median 40ms p99 300ms per host; handshake 3-5 RTT; session 2 RTT + 5ms; service stop 0.1-1s; agent stop 0-20s (rest of cycle); runsvdir rescan 5s (per-host phase); mysqld start 3-8s, stop 2-5s",
 		}}
 	for _, n := range opt.sizes {

@@ -185,7 +185,7 @@ func runSize(ctx context.Context, n int, opt options) (*sizeResult, error) {
 	rec := &controllers.VOBoxInterventionReconciler{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Executor: labelledSim{s},
 		Recorder: mgr.GetEventRecorder("vobox-operator"), Metrics: controllers.NewMetrics(prometheus.NewRegistry()),
-		LockNamespace: lockNamespace,
+		LockNamespace: lockNamespace, HostWaitPerPass: opt.hostWait,
 	}
 	if err := rec.SetupWithManager(mctx, mgr); err != nil {
 		return nil, fmt.Errorf("failed to set up the controller: %w", err)
