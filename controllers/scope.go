@@ -84,11 +84,13 @@ func (hc *hostContext) takeFirstLook() *procedure.Probe {
 // after a status write, which may replace the status's entries.
 func (s *scope) resolveHosts(ctx context.Context) {
 	logger := log.FromContext(ctx)
+	statuses := s.statusIndex()
 	hosts := make(map[string]*hostContext, len(s.vbi.Spec.Hosts))
 	for i := range s.vbi.Spec.Hosts {
-		name := s.vbi.Spec.Hosts[i].Name
-		hosts[name] = &hostContext{name: name, spec: &s.vbi.Spec.Hosts[i], status: s.hostStatus(name),
-			target: s.target(name), log: logger.WithValues("host", name)}
+		h := &s.vbi.Spec.Hosts[i]
+		name := h.Name
+		hosts[name] = &hostContext{name: name, spec: h, status: statuses[name],
+			target: s.targetOf(name, h), log: logger.WithValues("host", name)}
 		if old := s.hosts[name]; old != nil {
 			hosts[name].firstLook, hosts[name].bootID = old.firstLook, old.bootID
 		}
@@ -120,11 +122,25 @@ func (s *scope) hostStatus(name string) *diracv1.HostStatus {
 	return nil
 }
 
+// statusIndex maps each host's name to its status entry: one pass over the
+// entries, where a lookup each would scan them (256 hosts: 65,536 compares
+// per pass).
+func (s *scope) statusIndex() map[string]*diracv1.HostStatus {
+	out := make(map[string]*diracv1.HostStatus, len(s.vbi.Status.Hosts))
+	for i := range s.vbi.Status.Hosts {
+		if _, dup := out[s.vbi.Status.Hosts[i].Name]; !dup {
+			out[s.vbi.Status.Hosts[i].Name] = &s.vbi.Status.Hosts[i]
+		}
+	}
+	return out
+}
+
 // ensureHostStatuses makes a status entry for every host, in spec order.
 func (s *scope) ensureHostStatuses() {
+	statuses := s.statusIndex()
 	out := make([]diracv1.HostStatus, 0, len(s.vbi.Spec.Hosts))
 	for _, h := range s.vbi.Spec.Hosts {
-		if hs := s.hostStatus(h.Name); hs != nil {
+		if hs := statuses[h.Name]; hs != nil {
 			out = append(out, *hs)
 		} else {
 			out = append(out, diracv1.HostStatus{Name: h.Name, Phase: diracv1.HostPending})
@@ -135,7 +151,11 @@ func (s *scope) ensureHostStatuses() {
 
 // target returns where and as whom to run commands on a host.
 func (s *scope) target(name string) remote.Target {
-	h := s.hostSpec(name)
+	return s.targetOf(name, s.hostSpec(name))
+}
+
+// targetOf is target for a host whose spec (nil when not listed) is known.
+func (s *scope) targetOf(name string, h *diracv1.HostSpec) remote.Target {
 	spec := &s.vbi.Spec
 	t := remote.Target{
 		Name: name, Address: name, Port: int(spec.SSH.Port), User: spec.SSH.User,
