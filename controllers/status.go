@@ -217,8 +217,9 @@ func deriveTierConditions(s *scope, set func(string, metav1.ConditionStatus, str
 // tierFailures names the failed hosts of a tier and what they saw.
 func tierFailures(s *scope, tier procedure.Tier) string {
 	var parts []string
+	statuses := s.statusIndex() // at every status write: no scan per host
 	for _, name := range tier.Hosts {
-		hs := s.hostStatus(name)
+		hs := statuses[name]
 		if hs.Phase == diracv1.HostFailed && !slices.Contains(hs.CompletedTiers, tier.Condition) {
 			parts = append(parts, fmt.Sprintf("host %s failed (%s): %s", name, hs.Reason, hs.Message))
 		}
